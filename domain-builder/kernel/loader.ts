@@ -1,0 +1,116 @@
+// Kernel loaders as an explicit, ordered table: each has a pure probe and returns the vmlinux ELF inside.
+//
+// Order follows libxenguest (xg_dom_core.c xc_dom_kernel_file: whole-file gzip first; then
+// xg_dom_bzimageloader.c, then xg_dom_elfloader.c), plus one entry that recognises arm64 Image
+// files only to refuse them with a clear reason.
+import { readFile, stat } from 'node:fs/promises';
+import { DomainBuilderError } from '../errors.js';
+import { isBzImage, locatePayload } from './bzimage.js';
+import { decompressPayload, type Compression } from './decompress.js';
+import { isElf, parseElf, type ElfImage } from './elf.js';
+
+/** What a loader hands on: the ELF kernel and how it was wrapped. */
+export interface LoadedElf {
+  readonly format: 'elf' | 'bzImage' | 'gzip-elf' | 'gzip-bzImage';
+  readonly compression: Compression | 'none';
+  readonly elf: ElfImage;
+}
+
+/** One loader: a side-effect-free probe, then extraction of the ELF image. */
+export interface KernelLoader {
+  readonly name: string;
+  readonly probe: (bytes: Uint8Array) => boolean;
+  readonly load: (bytes: Uint8Array, source: string) => Promise<LoadedElf>;
+}
+
+/** arm64 Image header: "ARM\x64" at offset 0x38 (Documentation/arch/arm64/booting.rst). */
+function isArm64Image(bytes: Uint8Array): boolean {
+  return bytes.length >= 0x3c && bytes[0x38] === 0x41 && bytes[0x39] === 0x52 && bytes[0x3a] === 0x4d && bytes[0x3b] === 0x64;
+}
+
+/** Loads an inner (decompressed) image with the non-gzip loaders. */
+async function loadInner(bytes: Uint8Array, source: string, depth: number): Promise<LoadedElf> {
+  for (const loader of KERNEL_LOADERS) {
+    if (loader.name === 'gzip' && depth > 0) continue;
+    if (loader.probe(bytes)) return loader.load(bytes, source);
+  }
+  throw unrecognised(bytes, source);
+}
+
+function unrecognised(bytes: Uint8Array, source: string): DomainBuilderError {
+  const head = Array.from(bytes.subarray(0, 8), (b) => b.toString(16).padStart(2, '0')).join(' ');
+  return new DomainBuilderError('TXL_KERNEL_UNRECOGNISED', `${source}: not a kernel image txl can load (tried: ${KERNEL_LOADERS.map((l) => l.name).join(', ')}; first bytes ${head})`, {
+    details: { file: source },
+    hint: 'a PV guest needs an x86_64 Linux kernel (vmlinuz bzImage or vmlinux ELF) built with CONFIG_XEN_PV',
+  });
+}
+
+/** The loaders, probed in this order. */
+export const KERNEL_LOADERS: readonly KernelLoader[] = [
+  {
+    name: 'gzip',
+    probe: (b) => b.length >= 2 && b[0] === 0x1f && b[1] === 0x8b,
+    load: async (b, source) => {
+      const { bytes } = await decompressPayload(b, source);
+      const inner = await loadInner(bytes, source, 1);
+      return { ...inner, format: inner.format === 'bzImage' ? 'gzip-bzImage' : 'gzip-elf', compression: inner.format === 'bzImage' ? inner.compression : 'gzip' };
+    },
+  },
+  {
+    name: 'bzImage',
+    probe: isBzImage,
+    load: async (b, source) => {
+      const where = locatePayload(b, source);
+      const payload = b.subarray(where.offset, where.offset + where.length);
+      const { compression, bytes } = await decompressPayload(payload, source);
+      if (!isElf(bytes)) {
+        throw new DomainBuilderError('TXL_KERNEL_CORRUPT_PAYLOAD', `${source}: the ${compression} payload of this bzImage is not an ELF kernel`, { details: { file: source, compression } });
+      }
+      return { format: 'bzImage', compression, elf: parseElf(bytes, source) };
+    },
+  },
+  {
+    name: 'ELF',
+    probe: isElf,
+    load: async (b, source) => ({ format: 'elf', compression: 'none', elf: parseElf(b, source) }),
+  },
+  {
+    name: 'arm64 Image',
+    probe: isArm64Image,
+    load: async (_b, source) => {
+      throw new DomainBuilderError('TXL_KERNEL_WRONG_ARCH', `${source}: this is an arm64 image; Xen PV guests on this host need an x86_64 kernel`, { details: { file: source, machine: 'arm64' } });
+    },
+  },
+];
+
+/** Finds the loader for `bytes` and extracts the ELF kernel (no PV checks: see checkPvKernel). */
+export async function loadKernelElf(bytes: Uint8Array, source: string): Promise<LoadedElf> {
+  if (bytes.length === 0) {
+    throw new DomainBuilderError('TXL_KERNEL_EMPTY', `${source}: the kernel file is empty`, { details: { file: source } });
+  }
+  return loadInner(bytes, source, 0);
+}
+
+/** Reads a kernel (or initrd) file with errors that say what is wrong with the path. */
+export async function readImageFile(path: string, what: 'kernel' | 'initrd'): Promise<Uint8Array> {
+  const code = what === 'kernel' ? 'TXL_KERNEL_READ' : 'TXL_INITRD_READ';
+  let info;
+  try {
+    info = await stat(path);
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).code;
+    throw new DomainBuilderError(code, errno === 'ENOENT' ? `${what} ${path}: no such file` : `${what} ${path}: cannot read (${errno ?? String(error)})`, {
+      details: { file: path, errno: errno ?? null },
+      cause: error,
+    });
+  }
+  if (info.isDirectory()) {
+    throw new DomainBuilderError(code, `${what} ${path} is a directory, not a file`, { details: { file: path } });
+  }
+  try {
+    return await readFile(path);
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).code;
+    throw new DomainBuilderError(code, `${what} ${path}: cannot read (${errno ?? String(error)})`, { details: { file: path, errno: errno ?? null }, cause: error });
+  }
+}
