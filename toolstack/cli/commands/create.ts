@@ -1,0 +1,154 @@
+// `txl create [--dry-run] FILE [KEY=VALUE...]`: resolve an xl.cfg (xl's defaults, KEY=VALUE overriding the
+// file as xl does) and boot it; --dry-run prints the resolved configuration instead.
+import type { Argv } from 'yargs';
+import { defineCommand, printJson, type CliIo, type GlobalArgs } from '../command.js';
+import type { ConfigWarning, DomainConfig, ResolvedConfig } from '../../config/index.js';
+
+interface CreateArgs {
+  readonly config: string;
+  readonly settings?: readonly string[];
+  readonly dryRun: boolean;
+  readonly paused: boolean;
+  readonly console: boolean;
+}
+
+/** Human-readable dry-run output: one fact per line. */
+export function formatDomainConfig(c: DomainConfig): string {
+  const lines: [string, string][] = [
+    ['name', c.name],
+    ['uuid', c.uuid],
+    ['type', c.type],
+  ];
+  if (c.kernel !== undefined) lines.push(['kernel', c.kernel]);
+  if (c.ramdisk !== undefined) lines.push(['ramdisk', c.ramdisk]);
+  if (c.bootloader !== undefined) lines.push(['bootloader', [c.bootloader, ...c.bootloaderArgs].join(' ')]);
+  lines.push(['cmdline', c.cmdline ?? '(none)']);
+  lines.push(['memory', `${c.memoryMiB} MiB${c.maxmemMiB !== c.memoryMiB ? ` (maxmem ${c.maxmemMiB} MiB)` : ''}`]);
+  lines.push(['vcpus', `${c.vcpus}${c.maxvcpus !== c.vcpus ? ` (maxvcpus ${c.maxvcpus})` : ''}`]);
+  if (c.cpus !== undefined) lines.push(['cpus', typeof c.cpus === 'string' ? c.cpus : JSON.stringify(c.cpus)]);
+  lines.push(['on_poweroff', c.onPoweroff], ['on_reboot', c.onReboot], ['on_crash', c.onCrash], ['on_watchdog', c.onWatchdog]);
+  for (const d of c.disks) {
+    const parts = [
+      d.target === undefined || d.target === '' ? '(empty)' : d.target,
+      d.format,
+      d.readwrite ? 'read-write' : 'read-only',
+      ...(d.isCdrom ? ['cdrom'] : []),
+      ...(d.backendType !== 'unknown' ? [`backendtype ${d.backendType}`] : []),
+      ...(d.script !== undefined ? [`script ${d.script}`] : []),
+      `devid ${d.devid}`,
+    ];
+    lines.push([`disk ${d.vdev}`, parts.join(', ')]);
+  }
+  for (const v of c.vifs) {
+    const parts = [
+      `bridge ${v.bridge}`,
+      `mac ${v.mac ?? '00:16:3e:xx:xx:xx (random)'}`,
+      `script ${v.script}`,
+      ...(v.ip !== undefined ? [`ip ${v.ip}`] : []),
+      ...(v.vifname !== undefined ? [`vifname ${v.vifname}`] : []),
+      ...(v.backend !== undefined ? [`backend ${v.backend}`] : []),
+      ...(v.rate !== undefined ? [`rate ${v.rate.bytesPerInterval} bytes per ${v.rate.intervalUsecs} us`] : []),
+      ...(v.mtu !== 1500 ? [`mtu ${v.mtu}`] : []),
+    ];
+    lines.push([`vif ${v.devid}`, parts.join(', ')]);
+  }
+  const width = Math.max(...lines.map(([k]) => k.length));
+  return lines.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join('');
+}
+
+function printWarnings(io: CliIo, warnings: readonly ConfigWarning[]): void {
+  for (const w of warnings) io.err(`txl: warning: ${w.where}: ${w.message}\n`);
+}
+
+/**
+ * Creates and boots the domain. This is the one place where `txl create` hands a resolved config to the
+ * create plan and its executor (toolstack/operations).
+ */
+async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo): Promise<number> {
+  const { TxlError } = await import('../../../common/errors.js');
+  const { withCliContext } = await import('../table.js');
+  const { planCreate, executeCreate } = await import('../../operations/index.js');
+  const { XenstoreClient } = await import('../../../xenstore/index.js');
+  const config = resolved.config;
+  if (config.kernel === undefined) {
+    throw new TxlError('TXL_CREATE_UNAVAILABLE', `${config.name}: booting through a bootloader (${config.bootloader ?? 'none'}) is not implemented yet in this build of txl`, {
+      hint: 'set kernel= (and ramdisk=) in the configuration to boot the guest directly',
+    });
+  }
+  const kernel = config.kernel;
+  if (config.disks.length || config.vifs.length) {
+    io.err(`txl: warning: devices are not attached yet in this build of txl: ${config.disks.length} disk(s) and ${config.vifs.length} vif(s) ignored\n`);
+  }
+  // With -c the domain stays paused until the console is attached, so no early output is lost
+  // (xl create -c waits for xenconsole's start notification the same way).
+  const plan = planCreate({ ...config, kernel }, { paused: args.paused || args.console });
+  return withCliContext(async (ctx) => {
+    const store = await ctx.store();
+    if (!(store instanceof XenstoreClient)) {
+      throw new TxlError('TXL_CREATE_UNAVAILABLE', 'txl create needs xenstored (the simulator state file cannot hold a domain\'s xenstore tree)');
+    }
+    const result = await executeCreate(plan, { hypervisor: ctx.hv, xenstore: store });
+    // The caller passes the full yargs arguments; --json is a global option.
+    if ((args as CreateArgs & { json?: boolean }).json) printJson(io, result);
+    if (!args.console) return 0;
+    const { openConsole } = await import('../../console/index.js');
+    const { DomainMonitor, asLifecycleStore } = await import('../../lifecycle/index.js');
+    const { consoleOutput } = await import('./console.js');
+    const session = await openConsole({ store: store as unknown as import('../../console/index.js').ConsoleStore, domid: result.domid });
+    // While attached, this process carries out on_poweroff/on_reboot/on_crash as xl's monitor does: a
+    // guest that powers off with on_poweroff="destroy" is destroyed, which ends the console session.
+    const monitor = new DomainMonitor({ hv: ctx.hv, store: asLifecycleStore(store) });
+    monitor.add({
+      domid: result.domid,
+      name: config.name,
+      actions: { onPoweroff: config.onPoweroff, onReboot: config.onReboot, onCrash: config.onCrash, onWatchdog: config.onWatchdog },
+      recreate: async () => (await executeCreate(planCreate({ ...config, kernel }, { paused: false }), { hypervisor: ctx.hv, xenstore: store })).domid,
+    });
+    try {
+      if (!args.paused) await ctx.hv.unpause(result.domid);
+      const end = await session.relay({ input: io.stdin as NodeJS.ReadStream, output: await consoleOutput(io) });
+      // The domain is gone: let the monitor finish its action (destroy, or restart under the same name).
+      if (end === 'gone') await monitor.idle();
+    } finally {
+      await session.close();
+      await monitor.stop();
+    }
+    return 0;
+  });
+}
+
+/** `txl create` */
+export const createCommand = defineCommand<CreateArgs>({
+  command: 'create <config> [settings..]',
+  describe: 'Create a domain from an xl.cfg file (KEY=VALUE settings override the file, as with xl)',
+  builder: (yargs: Argv<GlobalArgs>) =>
+    yargs
+      .positional('config', { type: 'string', demandOption: true, describe: 'xl.cfg file' })
+      .positional('settings', { type: 'string', array: true, describe: 'KEY=VALUE xl.cfg statements, e.g. memory=512 \'name="web2"\'' })
+      .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'Print the resolved configuration and do not create anything' })
+      .option('paused', { alias: 'p', type: 'boolean', default: false, describe: 'Leave the domain paused after creating it' })
+      .option('console', { alias: 'c', type: 'boolean', default: false, describe: 'Attach to the console after creating the domain (Ctrl-] detaches)' })
+      .parserConfiguration({ 'parse-positional-numbers': false }) as unknown as Argv<CreateArgs>,
+  examples: [
+    ['txl create --dry-run ubuntu.cfg', 'show the configuration xl would build from ubuntu.cfg'],
+    ['txl create -n ubuntu.cfg memory=256 \'name="ubuntu2"\'', 'the same with two settings overridden'],
+    ['txl create -c ubuntu.cfg', 'boot the guest and attach to its console'],
+  ],
+  run: async (args, io) => {
+    const { readXlCfgFile, resolveDomainConfig } = await import('../../config/index.js');
+    const { TxlError } = await import('../../../common/errors.js');
+    const settings = (args.settings ?? []).map(String);
+    const notSettings = settings.filter((s) => !s.includes('='));
+    if (notSettings.length) {
+      throw new TxlError('TXL_USAGE', `'${notSettings[0]}' is not a KEY=VALUE setting: txl create takes one config file and then KEY=VALUE settings`, { exitCode: 2 });
+    }
+    // xl appends the settings to the file's text before parsing (so they also see a file's last line).
+    const cfg = await readXlCfgFile(String(args.config), { overrides: settings });
+    const resolved = resolveDomainConfig(cfg);
+    printWarnings(io, resolved.warnings);
+    if (!args.dryRun) return bootDomain(resolved, args, io);
+    if (args.json) printJson(io, resolved.config);
+    else io.out(formatDomainConfig(resolved.config));
+    return 0;
+  },
+});

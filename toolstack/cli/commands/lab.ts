@@ -1,0 +1,81 @@
+// `txl lab exec` and `txl lab shell`: run commands in a real Xen 4.17/4.20 dom0 under QEMU (lab/).
+import type { CliIo } from '../command.js';
+import { defineCommand, defineGroup } from '../command.js';
+
+function labIo(io: CliIo, verbose: number): { out(t: string | Buffer): void; err(t: string | Buffer): void; log(line: string): void } {
+  return {
+    out: (t) => io.out(typeof t === 'string' ? t : t.toString('utf8')),
+    err: (t) => io.err(typeof t === 'string' ? t : t.toString('utf8')),
+    // Boot milestones with -v; building an image takes long enough that its first line is always shown.
+    log: (line) => {
+      if (verbose > 0 || line.startsWith('lab: building')) io.err(`${line}\n`);
+    },
+  };
+}
+
+interface ExecArgs {
+  xen: string;
+  add?: string | string[];
+  disk?: string | string[];
+  timeout?: number;
+  cmd?: string[];
+  '--'?: string[];
+}
+
+const labExecCommand = defineCommand<ExecArgs>({
+  command: 'exec [cmd..]',
+  describe: 'Boot the lab, run CMD in dom0, stream its output, exit with its status (QEMU is always stopped)',
+  builder: (y) =>
+    y
+      .option('xen', { type: 'string', choices: ['4.17', '4.20'], default: '4.17', describe: 'Xen version (Debian bookworm: 4.17, trixie: 4.20)' })
+      .option('add', { type: 'string', describe: 'HOST[:LAB] file or folder to show in dom0 (read-only; default LAB: the same path). Repeatable' })
+      .option('disk', { type: 'string', describe: 'HOST[:ro] raw image attached as /dev/vdb, /dev/vdc... (writable unless :ro). Repeatable' })
+      .option('timeout', { type: 'number', describe: 'Kill CMD after S seconds (then exit 124)' })
+      .positional('cmd', { type: 'string', array: true, describe: 'the command (put it after --)' })
+      .parserConfiguration({ 'populate--': true }) as never,
+  examples: [
+    ['txl lab exec -- xl list', 'List domains with the reference xl in a Xen 4.17 dom0'],
+    ['txl lab exec --xen 4.20 --add guest.cfg -- xl create guest.cfg', 'Boot a guest under Xen 4.20'],
+  ],
+  run: async (args, io) => {
+    const { labExec } = await import('../../../lab/cli.js');
+    const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
+    return labExec(
+      {
+        xen: args.xen,
+        adds: list(args.add),
+        disks: list(args.disk),
+        ...(args.timeout !== undefined ? { timeoutSeconds: args.timeout } : {}),
+        command: [...(args.cmd ?? []), ...(args['--'] ?? [])].map(String),
+        cwd: process.cwd(),
+      },
+      labIo(io, args.verbose),
+    );
+  },
+});
+
+interface ShellArgs {
+  xen: string;
+  add?: string | string[];
+}
+
+const labShellCommand = defineCommand<ShellArgs>({
+  command: 'shell',
+  describe: 'Boot the lab and open an interactive dom0 shell (exit the shell to stop QEMU)',
+  builder: (y) =>
+    y
+      .option('xen', { type: 'string', choices: ['4.17', '4.20'], default: '4.17', describe: 'Xen version' })
+      .option('add', { type: 'string', describe: 'HOST[:LAB] file or folder to show in dom0. Repeatable' }) as never,
+  run: async (args, io) => {
+    const { labShell } = await import('../../../lab/cli.js');
+    const adds = args.add === undefined ? [] : Array.isArray(args.add) ? args.add : [args.add];
+    return labShell({ xen: args.xen, adds, cwd: process.cwd() }, labIo(io, args.verbose), io.stdin);
+  },
+});
+
+/** `txl lab ...` */
+export const labCommand = defineGroup({
+  command: 'lab',
+  describe: 'Real Xen (4.17, 4.20) under QEMU: run commands in its dom0',
+  subcommands: [labExecCommand, labShellCommand],
+});

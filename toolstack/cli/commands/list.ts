@@ -1,0 +1,41 @@
+// `txl list [-l] [DOMAIN...]`: domains with xl list's columns and format (tools/xl/xl_info.c).
+import type { Argv } from 'yargs';
+import { defineCommand, type GlobalArgs } from '../command.js';
+
+interface ListArgs {
+  readonly domains?: readonly string[];
+  readonly long: boolean;
+}
+
+/** `txl list` */
+export const listCommand = defineCommand<ListArgs>({
+  command: 'list [domains..]',
+  describe: 'List domains (Name, ID, Mem, VCPUs, State, Time) like xl list',
+  builder: (yargs: Argv<GlobalArgs>) =>
+    yargs
+      .positional('domains', { type: 'string', array: true, describe: 'domain names or ids (default: all)' })
+      .option('long', { alias: 'l', type: 'boolean', default: false, describe: "Print each domain's saved configuration as JSON (xl list -l)" }) as unknown as Argv<ListArgs>,
+  examples: [['txl list', 'all domains'], ['txl list web 3', 'two domains'], ['txl list --json', 'machine-readable']],
+  run: async (args, io) => {
+    const t = await import('../table.js');
+    const { printJson } = await import('../command.js');
+    return t.withCliContext(async (ctx) => {
+      const wanted = (args.domains ?? []).map(String);
+      const infos = wanted.length
+        ? await Promise.all(wanted.map(async (q) => ctx.hv.getDomainInfo(await t.resolveDomain(ctx, q))))
+        : await ctx.hv.listDomains();
+      const names = await Promise.all(infos.map((d) => t.domainName(ctx, d.domid)));
+      if (args.long) {
+        const configs = await Promise.all(infos.map(async (d) => ({ domid: d.domid, config: await t.readSavedConfig(d) })));
+        io.out(`${JSON.stringify(configs.filter((c) => c.config !== undefined), null, 4)}\n`);
+        return 0;
+      }
+      if (args.json) {
+        printJson(io, infos.map((d, i) => t.domainJson(names[i], d)));
+        return 0;
+      }
+      io.out(`${t.LIST_HEADER}\n${infos.map((d, i) => `${t.formatListRow(names[i], d)}\n`).join('')}`);
+      return 0;
+    });
+  },
+});

@@ -1,0 +1,185 @@
+// The xenstore trees of a PV disk (vbd) and network interface (vif), exactly as libxl 4.17 writes
+// them (libxl_disk.c device_disk_add, libxl_nic.c libxl__set_xenstore_nic, libxl_device.c
+// libxl__device_add_async and libxl__device_generic_add): planned as plain data, written in one
+// transaction, removed again by path.
+import type { ResolvedDisk, VifSpec } from '../config/index.js';
+import type { XenstoreClient, XsPermission } from '../../xenstore/index.js';
+import { DeviceError } from './errors.js';
+
+/** XenbusStateInitialising (xen/include/public/io/xenbus.h). */
+export const XENBUS_INITIALISING = 1;
+/** Scripts live here (libxl__xen_script_dir_path, Debian: /etc/xen/scripts). */
+export const XEN_SCRIPT_DIR = '/etc/xen/scripts';
+/** XEN_IO_PROTO_ABI_X86_64: the frontend protocol libxl writes for 64-bit PV guests. */
+export const PROTOCOL_X86_64 = 'x86_64-abi';
+/** LIBXL_DEVICE_NIC_MTU_DEFAULT. */
+export const NIC_MTU_DEFAULT = 1500;
+
+/** One device's xenstore tree: paths and ordered key/value lists, as libxl__device_generic_add takes them. */
+export interface DeviceNodes {
+  readonly kind: 'vbd' | 'vif';
+  readonly domid: number;
+  readonly devid: number;
+  readonly backendDomid: number;
+  /** /local/domain/<domid>/device/<kind>/<devid> */
+  readonly frontend: string;
+  /** /local/domain/<backend>/backend/<kind>/<domid>/<devid> */
+  readonly backend: string;
+  /** /libxl/<domid>/device/<kind>/<devid> */
+  readonly libxl: string;
+  /** Backend keys in libxl's order (the `frontend` key is written first, separately). */
+  readonly back: readonly (readonly [string, string])[];
+  /** Frontend keys (guest-owned: n<domid> r<backend>), after `backend`. */
+  readonly front: readonly (readonly [string, string])[];
+  /** Read-only frontend keys (n<backend> r<domid>), e.g. a vif's mtu. */
+  readonly roFront: readonly (readonly [string, string])[];
+}
+
+const absScript = (script: string): string => (script.startsWith('/') ? script : `${XEN_SCRIPT_DIR}/${script}`);
+
+function paths(kind: 'vbd' | 'vif', domid: number, devid: number, backendDomid: number): Pick<DeviceNodes, 'frontend' | 'backend' | 'libxl'> {
+  return {
+    frontend: `/local/domain/${domid}/device/${kind}/${devid}`,
+    backend: `/local/domain/${backendDomid}/backend/${kind}/${domid}/${devid}`,
+    libxl: `/libxl/${domid}/device/${kind}/${devid}`,
+  };
+}
+
+/** Options shared by the planners. */
+export interface DeviceNodeOptions {
+  /** The back-end domain (default 0). */
+  readonly backendDomid?: number;
+}
+
+/**
+ * A PV disk's tree (backend type phy: blkback; `file:` images become loop devices in the hotplug
+ * step, as xl's block script does). Keys and order as device_disk_add writes them for a PV guest.
+ */
+export function vbdNodes(domid: number, disk: ResolvedDisk, opts: DeviceNodeOptions & { protocol?: string } = {}): DeviceNodes {
+  const backendDomid = opts.backendDomid ?? 0;
+  if (disk.backendType !== 'phy' && disk.backendType !== 'unknown') {
+    throw new DeviceError('TXL_DEV_INVALID', `disk ${disk.vdev}: backendtype=${disk.backendType} is not supported by txl (only phy: blkback)`, {
+      details: { vdev: disk.vdev, backendType: disk.backendType },
+    });
+  }
+  if (disk.format !== 'raw' && disk.format !== 'empty' && disk.format !== 'unknown') {
+    throw new DeviceError('TXL_DEV_INVALID', `disk ${disk.vdev}: format=${disk.format} needs qemu's qdisk backend, which txl does not run`, { details: { vdev: disk.vdev } });
+  }
+  const back: [string, string][] = [
+    ['params', disk.target ?? ''],
+    ['script', absScript(disk.script ?? 'block')],
+    ['frontend-id', String(domid)],
+    ['online', '1'],
+    ['removable', disk.removable ? '1' : '0'],
+    ['bootable', '1'],
+    ['state', String(XENBUS_INITIALISING)],
+    ['dev', disk.vdev],
+    ['type', 'phy'],
+    ['mode', disk.readwrite ? 'w' : 'r'],
+    ['device-type', disk.isCdrom ? 'cdrom' : 'disk'],
+  ];
+  if (disk.directIoSafe) back.push(['direct-io-safe', '1']);
+  // libxl__device_disk_setdefault: discard defaults to !readonly.
+  back.push(['discard-enable', (disk.discard ?? disk.readwrite) ? '1' : '0']);
+  back.push(['specification', disk.specification === 'virtio' ? 'virtio' : 'xen']);
+  const front: [string, string][] = [
+    ['backend-id', String(backendDomid)],
+    ['state', String(XENBUS_INITIALISING)],
+    ['virtual-device', String(disk.devid)],
+    ['device-type', disk.isCdrom ? 'cdrom' : 'disk'],
+    // libxl__device_disk_setdefault: trusted defaults to true.
+    ['trusted', (disk.trusted ?? true) ? '1' : '0'],
+    ['protocol', opts.protocol ?? PROTOCOL_X86_64],
+  ];
+  return { kind: 'vbd', domid, devid: disk.devid, backendDomid, ...paths('vbd', domid, disk.devid, backendDomid), back, front, roFront: [] };
+}
+
+/** A MAC in xl's form, 00:16:3e:xx:xx:xx lower case. */
+const MAC = /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/;
+
+/** libxl's random MAC for a vif without mac=: the Xen OUI 00:16:3e and three random bytes. */
+export function randomXenMac(random: () => number = Math.random): string {
+  const byte = (): string => Math.floor(random() * 256).toString(16).padStart(2, '0');
+  return `00:16:3e:${byte()}:${byte()}:${byte()}`;
+}
+
+/**
+ * A vif's tree: the generic keys of libxl__device_add_async then libxl__set_xenstore_nic's. `mac`
+ * must be decided by the caller when the spec has none (randomXenMac), as libxl does at create time.
+ */
+export function vifNodes(domid: number, vif: VifSpec, mac: string, opts: DeviceNodeOptions = {}): DeviceNodes {
+  const backendDomid = opts.backendDomid ?? 0;
+  const lower = mac.toLowerCase();
+  if (!MAC.test(lower)) throw new DeviceError('TXL_DEV_INVALID', `vif ${vif.devid}: '${mac}' is not a MAC address (xx:xx:xx:xx:xx:xx)`, { details: { devid: vif.devid } });
+  if (vif.type !== 'vif') throw new DeviceError('TXL_DEV_INVALID', `vif ${vif.devid}: type=${vif.type} needs an emulated NIC (HVM); PV guests use type=vif`, { details: { devid: vif.devid } });
+  const back: [string, string][] = [
+    ['frontend-id', String(domid)],
+    ['online', '1'],
+    ['state', String(XENBUS_INITIALISING)],
+    ['script', absScript(vif.script)],
+  ];
+  if (vif.vifname) back.push(['vifname', vif.vifname]);
+  back.push(['mac', lower]);
+  if (vif.ip) back.push(['ip', vif.ip]);
+  if (vif.gatewaydev) back.push(['gatewaydev', vif.gatewaydev]);
+  if (vif.rate && vif.rate.intervalUsecs > 0) back.push(['rate', `${vif.rate.bytesPerInterval},${vif.rate.intervalUsecs}`]);
+  if (vif.mtu !== NIC_MTU_DEFAULT) back.push(['mtu', String(vif.mtu)]);
+  back.push(['bridge', vif.bridge], ['handle', String(vif.devid)], ['type', 'vif']);
+  const front: [string, string][] = [
+    ['backend-id', String(backendDomid)],
+    ['state', String(XENBUS_INITIALISING)],
+    ['handle', String(vif.devid)],
+    ['mac', lower],
+  ];
+  return { kind: 'vif', domid, devid: vif.devid, backendDomid, ...paths('vif', domid, vif.devid, backendDomid), back, front, roFront: [['mtu', String(vif.mtu)]] };
+}
+
+/** The xenstore operations device set-up uses. */
+export type DeviceStore = Pick<XenstoreClient, 'tryRead' | 'write' | 'mkdir' | 'rm' | 'setPermissions' | 'transaction' | 'directory'>;
+
+/**
+ * libxl__device_generic_add in one transaction (retried on EAGAIN): refuses a device whose frontend
+ * or backend exists (ERROR_DEVICE_EXISTS); writes the libxl copy, the frontend (n<domid> r<be>) with
+ * `backend` and its keys, read-only frontend keys (n<be> r<domid>), and the backend (n<be> r<domid>)
+ * with `frontend` and its keys; then copies the backend keys under /libxl.
+ */
+export async function writeDeviceNodes(store: DeviceStore, dev: DeviceNodes): Promise<void> {
+  const frontPerms: XsPermission[] = [{ domid: dev.domid, access: 'n' }, { domid: dev.backendDomid, access: 'r' }];
+  const backPerms: XsPermission[] = [{ domid: dev.backendDomid, access: 'n' }, { domid: dev.domid, access: 'r' }];
+  await store.transaction(async (tx) => {
+    // libxl__device_exists: the backend's state or the frontend's.
+    if ((await store.tryRead(`${dev.backend}/state`, tx)) !== undefined || (await store.tryRead(`${dev.frontend}/state`, tx)) !== undefined) {
+      throw new DeviceError('TXL_DEV_EXISTS', `${dev.kind} ${dev.devid} of domain ${dev.domid} already exists in xenstore`, {
+        details: { frontend: dev.frontend, backend: dev.backend },
+      });
+    }
+    await store.rm(dev.libxl, tx).catch(() => undefined);
+    await store.write(`${dev.libxl}/frontend`, dev.frontend, tx);
+    await store.write(`${dev.libxl}/backend`, dev.backend, tx);
+
+    await store.rm(dev.frontend, tx).catch(() => undefined);
+    await store.mkdir(dev.frontend, tx);
+    await store.setPermissions(dev.frontend, frontPerms, tx);
+    await store.write(`${dev.frontend}/backend`, dev.backend, tx);
+    for (const [k, v] of dev.front) {
+      await store.write(`${dev.frontend}/${k}`, v, tx);
+      await store.setPermissions(`${dev.frontend}/${k}`, frontPerms, tx);
+    }
+    for (const [k, v] of dev.roFront) {
+      await store.write(`${dev.frontend}/${k}`, v, tx);
+      await store.setPermissions(`${dev.frontend}/${k}`, backPerms, tx);
+    }
+
+    await store.rm(dev.backend, tx).catch(() => undefined);
+    await store.mkdir(dev.backend, tx);
+    await store.setPermissions(dev.backend, backPerms, tx);
+    await store.write(`${dev.backend}/frontend`, dev.frontend, tx);
+    for (const [k, v] of dev.back) await store.write(`${dev.backend}/${k}`, v, tx);
+    for (const [k, v] of dev.back) await store.write(`${dev.libxl}/${k}`, v, tx);
+  });
+}
+
+/** Removes a device's frontend, backend and libxl directories (idempotent). */
+export async function removeDeviceNodes(store: DeviceStore, dev: Pick<DeviceNodes, 'frontend' | 'backend' | 'libxl'>): Promise<void> {
+  for (const path of [dev.frontend, dev.backend, dev.libxl]) await store.rm(path).catch(() => undefined);
+}

@@ -1,0 +1,3 @@
+// txl's public library API.
+export { main } from './cli/main.js';
+export { TxlError, isTxlError } from '../common/errors.js';

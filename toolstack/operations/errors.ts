@@ -1,0 +1,16 @@
+// Errors of the create/destroy operations: a failed step, with what was rolled back.
+import { TxlError } from '../../common/errors.js';
+
+/** Stable codes of OperationError. */
+export type OperationErrorCode =
+  /** The plan's input is unusable (missing kernel, zero memory, bad name). */
+  | 'TXL_CREATE_CONFIG'
+  /** A domain with this name already exists. */
+  | 'TXL_CREATE_NAME_TAKEN'
+  /** A step failed; the half-built domain was destroyed and its xenstore nodes removed. */
+  | 'TXL_CREATE_FAILED'
+  /** A step failed and the rollback also failed: something may be left behind (details say what). */
+  | 'TXL_CREATE_ROLLBACK_FAILED';
+
+/** An error raised while planning or executing an operation. */
+export class OperationError extends TxlError<OperationErrorCode> {}

@@ -1,0 +1,311 @@
+// The one executor of create plans: runs MicroOp[] against a Hypervisor and a XenstoreClient, rolling back on failure.
+//
+// xenstore contents and order follow libxl (libxl_create.c libxl__domain_make, libxl_dom.c
+// libxl__build_post, libxl_console.c), see xen-reference.md 3.1/3.2. On any failure after the
+// domain exists, the half-built domain is destroyed and every xenstore node this run created is
+// removed, so `txl list` and xenstore show nothing left.
+import { buildPvDomain, parseKernel, planPvLayout, readImageFile, type KernelImage, type PvBuildResult } from '../../domain-builder/index.js';
+import { isTxlError, messageOf } from '../../common/errors.js';
+import type { Hypervisor } from '../../hypervisor/index.js';
+import type { XenstoreClient, XsPermission, XsTransaction } from '../../xenstore/index.js';
+import { OperationError } from './errors.js';
+import type { MicroOp } from './micro-ops.js';
+
+/** What the executor runs against. */
+export interface ExecuteDeps {
+  readonly hypervisor: Hypervisor;
+  readonly xenstore: XenstoreClient;
+  /** Wall clock in ms (for /vm/<uuid>/start_time); default Date.now. */
+  readonly now?: () => number;
+  /** Progress callback (the CLI prints it with -v); never required. */
+  readonly onStep?: (op: MicroOp, phase: 'start' | 'done') => void;
+}
+
+/** What a successful create returns. */
+export interface CreateResult {
+  readonly domid: number;
+  readonly name: string;
+  readonly storeMfn: number;
+  readonly consoleMfn: number;
+  readonly storeEvtchn: number;
+  readonly consoleEvtchn: number;
+  readonly paused: boolean;
+  /** The builder's phases, in order, and their durations in ms. */
+  readonly buildSteps: readonly string[];
+  readonly buildStepMs: readonly number[];
+  /** Duration of each op in ms (same order as ops). */
+  readonly opMs: readonly number[];
+  /** The ops that ran, in order. */
+  readonly ops: readonly MicroOp['kind'][];
+}
+
+/** Mutable state carried from op to op. */
+interface Context {
+  kernel?: KernelImage;
+  kernelPath?: string;
+  initrd?: Uint8Array | undefined;
+  domid?: number;
+  uuid?: string;
+  storeEvtchn?: number;
+  consoleEvtchn?: number;
+  storeDomid: number;
+  consoleDomid: number;
+  build?: PvBuildResult;
+  introduced: boolean;
+  unpaused: boolean;
+  /** xenstore subtrees this run created (removed on rollback). */
+  created: string[];
+  done: MicroOp['kind'][];
+  opMs: number[];
+}
+
+const ro = (domid: number): XsPermission[] => [{ domid: 0, access: 'n' }, { domid, access: 'r' }];
+const rw = (domid: number): XsPermission[] => [{ domid, access: 'n' }];
+const NOPERM: XsPermission[] = [{ domid: 0, access: 'n' }];
+
+function need<T>(value: T | undefined, what: string): T {
+  if (value === undefined) throw new OperationError('TXL_CREATE_CONFIG', `create plan out of order: ${what} is not known yet`);
+  return value;
+}
+
+async function rmQuiet(xs: XenstoreClient | XsTransaction, path: string): Promise<void> {
+  try {
+    await xs.rm(path);
+  } catch (error) {
+    if ((error as { errno?: string }).errno !== 'ENOENT') throw error;
+  }
+}
+
+/** mknod as libxl does it: WRITE "" then SET_PERMS (both sent at once: xenstored runs one connection's requests in order). */
+function mknod(tx: XsTransaction, path: string, perms: XsPermission[]): Promise<unknown> {
+  return Promise.all([tx.write(path, ''), tx.setPermissions(path, perms)]);
+}
+
+/**
+ * Sends a batch of requests without waiting for each reply: the client writes each request when it is
+ * called and xenstored answers one connection's requests in order, so the order of `requests` holds
+ * while the round trips overlap (one round trip per batch instead of one per node).
+ */
+async function pipelined(requests: readonly (() => Promise<unknown>)[]): Promise<void> {
+  await Promise.all(requests.map((send) => send()));
+}
+
+async function nameTaken(xs: XenstoreClient, name: string): Promise<number | undefined> {
+  let ids: string[];
+  try {
+    ids = await xs.directory('/local/domain');
+  } catch {
+    return undefined;
+  }
+  for (const id of ids) {
+    if ((await xs.tryRead(`/local/domain/${id}/name`)) === name) return Number(id);
+  }
+  return undefined;
+}
+
+async function runOp(op: MicroOp, ctx: Context, deps: ExecuteDeps): Promise<void> {
+  const { hypervisor: hv, xenstore: xs } = deps;
+  switch (op.kind) {
+    case 'loadKernel': {
+      ctx.kernelPath = op.kernel;
+      ctx.kernel = await parseKernel(await readImageFile(op.kernel, 'kernel'), op.kernel);
+      ctx.initrd = op.ramdisk ? await readImageFile(op.ramdisk, 'initrd') : undefined;
+      // Fail on a kernel/initrd that cannot fit before a domain exists.
+      planPvLayout(ctx.kernel, { totalPages: op.memoryMiB * 256, initrdLength: ctx.initrd?.length ?? 0 });
+      return;
+    }
+    case 'createDomain': {
+      ctx.uuid = op.uuid;
+      ctx.domid = await hv.createDomain({ uuid: op.uuid, maxVcpus: op.maxVcpus });
+      return;
+    }
+    case 'writeDomainSkeleton': {
+      const domid = need(ctx.domid, 'the domid');
+      const dom = `/local/domain/${domid}`;
+      const vm = `/vm/${op.uuid}`;
+      const libxl = `/libxl/${domid}`;
+      ctx.created.push(dom, vm, libxl);
+      await xs.transaction(async (tx) => {
+        await pipelined([
+          ...[dom, vm, libxl].map((p) => () => rmQuiet(tx, p)),
+          () => mknod(tx, dom, ro(domid)),
+          () => mknod(tx, vm, ro(domid)),
+          () => mknod(tx, libxl, NOPERM),
+          () => mknod(tx, `${libxl}/device`, NOPERM),
+          () => tx.write(`${dom}/vm`, vm),
+          () => tx.write(`${dom}/name`, op.name),
+          ...['cpu', 'memory', 'device', 'control'].map((d) => () => mknod(tx, `${dom}/${d}`, ro(domid))),
+          ...[
+            'device/suspend/event-channel', 'control/shutdown', 'control/feature-poweroff', 'control/feature-reboot',
+            'control/feature-suspend', 'control/sysrq', 'data', 'drivers', 'feature', 'attr', 'error',
+          ].map((d) => () => mknod(tx, `${dom}/${d}`, rw(domid))),
+          () => tx.write(`${vm}/uuid`, op.uuid),
+          () => tx.write(`${vm}/name`, op.name),
+          () => tx.write(`${dom}/control/platform-feature-multiprocessor-suspend`, '1'),
+          () => tx.write(`${dom}/control/platform-feature-xs_reset_watches`, '1'),
+          () => tx.write(`${libxl}/type`, 'pv'),
+        ]);
+      });
+      return;
+    }
+    case 'prepareBuild': {
+      const domid = need(ctx.domid, 'the domid');
+      await hv.setMaxVcpus(domid, op.maxVcpus);
+      await hv.setMaxMem(domid, BigInt(op.maxMemKiB));
+      ctx.storeDomid = op.storeDomid;
+      ctx.consoleDomid = op.consoleDomid;
+      ctx.storeEvtchn = await hv.evtchnAllocUnbound(domid, op.storeDomid);
+      ctx.consoleEvtchn = await hv.evtchnAllocUnbound(domid, op.consoleDomid);
+      return;
+    }
+    case 'buildDomain': {
+      const domid = need(ctx.domid, 'the domid');
+      ctx.build = await buildPvDomain(need(ctx.kernel, 'the kernel'), {
+        domid, memoryMiB: op.memoryMiB, cmdline: op.cmdline, initrd: ctx.initrd,
+        storeEvtchn: need(ctx.storeEvtchn, 'the store event channel'), consoleEvtchn: need(ctx.consoleEvtchn, 'the console event channel'),
+        storeDomid: ctx.storeDomid, consoleDomid: ctx.consoleDomid,
+      }, hv);
+      return;
+    }
+    case 'writeXenstoreTree': {
+      const domid = need(ctx.domid, 'the domid');
+      const build = need(ctx.build, 'the build result');
+      const dom = `/local/domain/${domid}`;
+      const vm = `/vm/${op.uuid}`;
+      const now = (deps.now ?? Date.now)();
+      await xs.transaction(async (tx) => {
+        const w = (path: string, value: string) => () => tx.write(path, value);
+        await pipelined([
+          w(`${dom}/memory/static-max`, String(op.maxMemKiB)),
+          w(`${dom}/memory/target`, String(op.memoryKiB)),
+          w(`${dom}/memory/videoram`, '0'),
+          w(`${dom}/domid`, String(domid)),
+          w(`${dom}/store/port`, String(need(ctx.storeEvtchn, 'the store event channel'))),
+          w(`${dom}/store/ring-ref`, String(build.storeMfn)),
+          ...Array.from({ length: op.maxVcpus }, (_, i) => w(`${dom}/cpu/${i}/availability`, i < op.vcpus ? 'online' : 'offline')),
+          w(`${vm}/image/ostype`, 'linux'),
+          w(`${vm}/image/kernel`, op.kernel),
+          ...(op.ramdisk ? [w(`${vm}/image/ramdisk`, op.ramdisk)] : []),
+          ...(op.cmdline ? [w(`${vm}/image/cmdline`, op.cmdline)] : []),
+          w(`${vm}/start_time`, `${Math.floor(now / 1000)}.${String(Math.floor((now % 1000) / 10)).padStart(2, '0')}`),
+        ]);
+      });
+      return;
+    }
+    case 'setupConsole': {
+      const domid = need(ctx.domid, 'the domid');
+      const build = need(ctx.build, 'the build result');
+      const be = op.backendDomid;
+      const front = `/local/domain/${domid}/console`;
+      const back = `/local/domain/${be}/backend/console/${domid}/0`;
+      ctx.created.push(`/local/domain/${be}/backend/console/${domid}`);
+      await xs.transaction(async (tx) => {
+        const w = (path: string, value: string) => () => tx.write(path, value);
+        await pipelined([
+          () => rmQuiet(tx, back),
+          () => mknod(tx, back, [{ domid: be, access: 'n' }, { domid, access: 'r' }]),
+          w(`${back}/frontend`, front),
+          w(`${back}/frontend-id`, String(domid)),
+          w(`${back}/online`, '1'),
+          w(`${back}/state`, '1'),
+          w(`${back}/protocol`, 'vt100'),
+          () => mknod(tx, front, ro(domid)),
+          w(`${front}/backend`, back),
+          w(`${front}/backend-id`, String(be)),
+          w(`${front}/limit`, String(op.limit)),
+          w(`${front}/type`, 'xenconsoled'),
+          w(`${front}/output`, 'pty'),
+          w(`${front}/tty`, ''),
+          w(`${front}/port`, String(need(ctx.consoleEvtchn, 'the console event channel'))),
+          w(`${front}/ring-ref`, String(build.consoleMfn)),
+        ]);
+      });
+      return;
+    }
+    case 'introduceDomain': {
+      const domid = need(ctx.domid, 'the domid');
+      const build = need(ctx.build, 'the build result');
+      await xs.introduceDomain(domid, BigInt(build.storeMfn), need(ctx.storeEvtchn, 'the store event channel'));
+      ctx.introduced = true;
+      return;
+    }
+    case 'unpause': {
+      await hv.unpause(need(ctx.domid, 'the domid'));
+      ctx.unpaused = true;
+      return;
+    }
+  }
+}
+
+/** Undoes a partial create: release, destroy, remove nodes. Returns what could not be undone. */
+async function rollback(ctx: Context, deps: ExecuteDeps): Promise<string[]> {
+  const problems: string[] = [];
+  const { hypervisor: hv, xenstore: xs } = deps;
+  if (ctx.domid !== undefined) {
+    const domid = ctx.domid;
+    if (ctx.introduced) {
+      try { await xs.releaseDomain(domid); } catch (e) { problems.push(`release of domain ${domid} in xenstored: ${messageOf(e)}`); }
+    }
+    try {
+      if (await hv.findDomain(domid)) await hv.destroyDomain(domid);
+    } catch (e) {
+      problems.push(`destroy of domain ${domid}: ${messageOf(e)}`);
+    }
+  }
+  for (const path of ctx.created.reverse()) {
+    try { await rmQuiet(xs, path); } catch (e) { problems.push(`removal of ${path}: ${messageOf(e)}`); }
+  }
+  return problems;
+}
+
+/**
+ * Runs a create plan. On failure before a domain exists, the original (typed) error is thrown
+ * as is; after, the domain is rolled back and an OperationError wraps the cause.
+ */
+export async function executeCreate(plan: readonly MicroOp[], deps: ExecuteDeps): Promise<CreateResult> {
+  const ctx: Context = { storeDomid: 0, consoleDomid: 0, introduced: false, unpaused: false, created: [], done: [], opMs: [] };
+  let name = '';
+  for (const op of plan) {
+    if (op.kind === 'writeDomainSkeleton') name = op.name;
+    if (op.kind === 'createDomain') {
+      const skeleton = plan.find((o) => o.kind === 'writeDomainSkeleton');
+      if (skeleton && skeleton.kind === 'writeDomainSkeleton') {
+        const holder = await nameTaken(deps.xenstore, skeleton.name);
+        if (holder !== undefined) {
+          throw new OperationError('TXL_CREATE_NAME_TAKEN', `a domain named '${skeleton.name}' already exists (domid ${holder})`, {
+            details: { name: skeleton.name, domid: holder }, hint: 'pick another name= or destroy the existing domain first',
+          });
+        }
+      }
+    }
+    deps.onStep?.(op, 'start');
+    const started = performance.now();
+    try {
+      await runOp(op, ctx, deps);
+    } catch (error) {
+      if (ctx.domid === undefined) throw error;
+      const problems = await rollback(ctx, deps);
+      const why = messageOf(error);
+      const steps = ctx.build?.steps ?? (isTxlError(error) && Array.isArray(error.details['completed']) ? (error.details['completed'] as readonly string[]) : []);
+      if (problems.length) {
+        throw new OperationError('TXL_CREATE_ROLLBACK_FAILED', `creating domain ${ctx.domid} failed at ${op.kind}: ${why}; the rollback was incomplete: ${problems.join('; ')}`, {
+          cause: error, details: { domid: ctx.domid, step: op.kind, leftovers: problems, buildSteps: steps },
+          hint: `remove what is left with 'txl destroy ${ctx.domid}'`,
+        });
+      }
+      throw new OperationError('TXL_CREATE_FAILED', `creating the domain failed at ${op.kind}: ${why} (the half-built domain ${ctx.domid} was destroyed and its xenstore nodes removed)`, {
+        cause: error, details: { domid: ctx.domid, step: op.kind, buildSteps: steps },
+        ...(isTxlError(error) && error.hint ? { hint: error.hint } : {}),
+      });
+    }
+    ctx.done.push(op.kind);
+    ctx.opMs.push(Math.round(performance.now() - started));
+    deps.onStep?.(op, 'done');
+  }
+  const build = need(ctx.build, 'the build result');
+  return {
+    domid: need(ctx.domid, 'the domid'), name, storeMfn: build.storeMfn, consoleMfn: build.consoleMfn,
+    storeEvtchn: need(ctx.storeEvtchn, 'the store event channel'), consoleEvtchn: need(ctx.consoleEvtchn, 'the console event channel'),
+    paused: !ctx.unpaused, buildSteps: build.steps, buildStepMs: build.stepMs, ops: ctx.done, opMs: ctx.opMs,
+  };
+}
