@@ -1,0 +1,68 @@
+// `txl create FILE` end to end in-process: xl.cfg -> DomainConfig -> planCreate -> executeCreate, on the
+// simulator with an in-memory xenstored.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { pattern, syntheticElfKernel } from '../../domain-builder/testing/synthetic-kernel.js';
+import { SimulatedHypervisor } from '../../hypervisor/index.js';
+import { makeCliContext, setCliContextFactory } from '../../toolstack/cli/table.js';
+import { MemoryXenstore, XenstoreClient } from '../../xenstore/index.js';
+import { runTxl } from './cli.test.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'txl-create-cli-'));
+const kernel = join(dir, 'vmlinux');
+const initrd = join(dir, 'initrd.img');
+writeFileSync(kernel, syntheticElfKernel());
+writeFileSync(initrd, pattern(100_000, 2));
+
+let hv: SimulatedHypervisor;
+let store: MemoryXenstore;
+beforeEach(() => {
+  hv = new SimulatedHypervisor();
+  store = new MemoryXenstore();
+  setCliContextFactory(async () => makeCliContext(hv, async () => XenstoreClient.overMemory(store), false));
+});
+afterEach(() => setCliContextFactory(undefined));
+
+function cfg(name: string, body: string): string {
+  const path = join(dir, `${name}.cfg`);
+  writeFileSync(path, body);
+  return path;
+}
+
+describe('txl create (simulator)', () => {
+  it('creates and unpauses a PV domain from an xl.cfg', async () => {
+    const path = cfg('web', `name = "web"\nkernel = "${kernel}"\nramdisk = "${initrd}"\nmemory = 64\nvcpus = 2\nextra = "console=hvc0"\n`);
+    const r = await runTxl(['create', '--json', path]);
+    expect(r.err).toBe('');
+    expect(r.status).toBe(0);
+    const result = JSON.parse(r.out) as { domid: number; paused: boolean };
+    expect(result.paused).toBe(false);
+    const info = await hv.getDomainInfo(result.domid);
+    expect([info.paused, info.totPages]).toEqual([false, 64n * 256n]);
+    const xs = XenstoreClient.overMemory(store);
+    expect(await xs.read(`/local/domain/${result.domid}/name`)).toBe('web');
+    expect(await xs.read(`/local/domain/${result.domid}/cpu/1/availability`)).toBe('online');
+    const list = await runTxl(['list']);
+    // vCPU 0 only until the guest brings the others up (cpu/N/availability).
+    expect(list.out).toMatch(/^web +\d+ +64 +1 /m);
+  });
+
+  it('leaves the domain paused with -p', async () => {
+    const path = cfg('paused', `name = "p1"\nkernel = "${kernel}"\nmemory = 32\n`);
+    const r = await runTxl(['create', '-p', '--json', path]);
+    expect(r.status).toBe(0);
+    expect((await hv.getDomainInfo((JSON.parse(r.out) as { domid: number }).domid)).paused).toBe(true);
+  });
+
+  it('refuses a kernel that cannot run PV with the reason, and creates nothing', async () => {
+    const notPv = join(dir, 'not-pv');
+    writeFileSync(notPv, syntheticElfKernel({ notes: [] }));
+    const path = cfg('bad', `name = "bad"\nkernel = "${notPv}"\nmemory = 32\n`);
+    const r = await runTxl(['create', path]);
+    expect(r.status).toBe(1);
+    expect(r.err).toContain('no Xen PV entry note: the kernel needs CONFIG_XEN_PV');
+    expect((await hv.listDomains()).map((d) => d.domid)).toEqual([0]);
+  });
+});
