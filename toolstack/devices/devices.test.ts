@@ -118,7 +118,7 @@ describe('native block hotplug', () => {
     await writeDeviceNodes(xs, dev);
     const { host, calls } = fakeHost(
       { '/img/a.raw': { kind: 'file' }, '/dev/loop3': { kind: 'block', rdev: (7 << 8) | 3 } },
-      {},
+      { '/sys/block/loop3/loop/backing_file': '/img/a.raw' },
       (argv) => (argv[1] === '-f' ? { status: 0, stdout: '/dev/loop3\n', stderr: '' } : { status: 0, stdout: '', stderr: '' }),
     );
     expect(await vbdHotplugAdd(xs, host, dev, d)).toEqual({ loop: '/dev/loop3' });
@@ -128,6 +128,19 @@ describe('native block hotplug', () => {
     expect(await xs.read(`${dev.backend}/physical-device-path`)).toBe('/dev/loop3');
     await vbdHotplugRemove(xs, host, dev);
     expect(calls.at(-1)).toEqual(['losetup', '-d', '/dev/loop3']);
+  });
+
+  it('leaves a loop device alone that is free or now serves another file (idempotent remove)', async () => {
+    const d = disk('format=raw,vdev=xvdb,access=ro,target=/img/a.raw');
+    const dev = vbdNodes(5, d);
+    await writeDeviceNodes(xs, dev);
+    await xs.write(`${dev.backend}/node`, '/dev/loop3');
+    const free = fakeHost({}, {});
+    await vbdHotplugRemove(xs, free.host, dev);
+    expect(free.calls).toEqual([]);
+    const reused = fakeHost({}, { '/sys/block/loop3/loop/backing_file': '/img/other.raw' });
+    await vbdHotplugRemove(xs, reused.host, dev);
+    expect(reused.calls).toEqual([]);
   });
 
   it('refuses an image another domain has writable, and a missing target, writing hotplug-error', async () => {

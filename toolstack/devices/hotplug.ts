@@ -61,7 +61,7 @@ async function fail(store: DeviceStore, backend: string, message: string, detail
  * Waits until `<backend>/state` reaches `state` (libxl waits for InitWait = 2 before running the
  * hotplug script; blkback/netback get there as soon as the backend directory appears).
  */
-export async function waitForBackendState(store: HotplugStore, backend: string, state: number, timeoutMs = 10_000): Promise<void> {
+export async function waitForBackendState(store: HotplugStore, backend: string, state: number, timeoutMs = 10_000, signal?: AbortSignal): Promise<void> {
   const watch = store.watch(`${backend}/state`, `txl-be-${process.pid}-${Math.random().toString(36).slice(2, 8)}`);
   const it = watch[Symbol.asyncIterator]();
   const deadline = Date.now() + timeoutMs;
@@ -71,14 +71,22 @@ export async function waitForBackendState(store: HotplugStore, backend: string, 
       if (value !== undefined && Number(value) >= state) return;
       const left = deadline - Date.now();
       if (left <= 0) break;
+      if (signal?.aborted) break;
       let timer: NodeJS.Timeout | undefined;
-      const r = await Promise.race([it.next(), new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), left)))]);
+      let onAbort: (() => void) | undefined;
+      const r = await Promise.race([
+        it.next(),
+        new Promise<'timeout'>((res) => (timer = setTimeout(() => res('timeout'), left))),
+        new Promise<'timeout'>((res) => signal?.addEventListener('abort', (onAbort = () => res('timeout')), { once: true })),
+      ]);
       clearTimeout(timer);
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
       if (r !== 'timeout' && r.done) break;
     }
   } finally {
     await watch.close().catch(() => undefined);
   }
+  if (signal?.aborted) throw new DeviceError('TXL_DEV_TIMEOUT', `waiting for ${backend}/state to reach ${state} was cancelled`, { details: { backend, state } });
   throw new DeviceError('TXL_DEV_TIMEOUT', `${backend}/state did not reach ${state} within ${timeoutMs / 1000} s`, {
     details: { backend, state }, hint: 'Is the backend driver loaded (xen-blkback / xen-netback)?',
   });
@@ -143,9 +151,9 @@ export async function vbdHotplugAdd(store: DeviceStore, host: HotplugHost, dev: 
 }
 
 /** `block remove`: detaches the loop device recorded in `node` (idempotent). */
-export async function vbdHotplugRemove(store: DeviceStore, host: HotplugHost, dev: Pick<DeviceNodes, 'backend'>): Promise<void> {
+export async function vbdHotplugRemove(store: Pick<DeviceStore, 'tryRead'>, host: HotplugHost, dev: Pick<DeviceNodes, 'backend'>): Promise<void> {
   const node = await store.tryRead(`${dev.backend}/node`);
-  if (node && node.startsWith('/dev/loop')) await host.runner.run(['losetup', '-d', node]);
+  if (node) await detachLoop(host, node, await store.tryRead(`${dev.backend}/params`));
 }
 
 /**
@@ -173,4 +181,41 @@ export async function vifHotplugOnline(store: DeviceStore, host: HotplugHost, de
   await ip(['link', 'set', 'dev', ifname, 'up']);
   await store.write(`${dev.backend}/hotplug-status`, 'connected');
   return { ifname };
+}
+
+/** The default backend interface name of a vif (NETBACK_NIC_NAME, libxl_nic.c): vif<domid>.<devid>. */
+export function defaultVifName(domid: number, devid: number): string {
+  return `vif${domid}.${devid}`;
+}
+
+/**
+ * `vif-bridge offline`: takes the interface out of its bridge and down, if it still exists (netback
+ * removes it when the backend goes away; idempotent). A command failing while the interface still
+ * exists is an error.
+ */
+export async function vifHotplugOffline(host: HotplugHost, ifname: string): Promise<void> {
+  if ((await host.readSys(`/sys/class/net/${ifname}/ifindex`)) === undefined) return;
+  for (const argv of [['link', 'set', 'dev', ifname, 'down'], ['link', 'set', 'dev', ifname, 'nomaster']]) {
+    const r = await host.runner.run(['ip', ...argv]);
+    if (r.status !== 0 && (await host.readSys(`/sys/class/net/${ifname}/ifindex`)) !== undefined) {
+      throw new DeviceError('TXL_DEV_HOTPLUG', `ip ${argv.join(' ')} failed: ${(r.stderr || r.stdout).trim()}`, { details: { ifname } });
+    }
+  }
+}
+
+/**
+ * Detaches loop device `node` if it is still bound to `backing` (when given): a loop device that is
+ * already free, or that now serves another file, is left alone (idempotent). While blkback still
+ * holds it open the kernel detaches it when blkback lets go (LO_FLAGS_AUTOCLEAR).
+ */
+export async function detachLoop(host: HotplugHost, node: string, backing?: string): Promise<void> {
+  const name = /^\/dev\/(loop[0-9]+)$/.exec(node)?.[1];
+  if (!name) return;
+  const bound = await host.readSys(`/sys/block/${name}/loop/backing_file`);
+  if (bound === undefined) return;
+  if (backing !== undefined && bound !== backing && !bound.startsWith(`${backing} `)) return;
+  const r = await host.runner.run(['losetup', '-d', node]);
+  if (r.status !== 0 && (await host.readSys(`/sys/block/${name}/loop/backing_file`)) !== undefined) {
+    throw new DeviceError('TXL_DEV_HOTPLUG', `losetup -d ${node} failed: ${(r.stderr || r.stdout).trim()}`, { details: { node } });
+  }
 }

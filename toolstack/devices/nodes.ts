@@ -180,6 +180,6 @@ export async function writeDeviceNodes(store: DeviceStore, dev: DeviceNodes): Pr
 }
 
 /** Removes a device's frontend, backend and libxl directories (idempotent). */
-export async function removeDeviceNodes(store: DeviceStore, dev: Pick<DeviceNodes, 'frontend' | 'backend' | 'libxl'>): Promise<void> {
+export async function removeDeviceNodes(store: Pick<DeviceStore, 'rm'>, dev: Pick<DeviceNodes, 'frontend' | 'backend' | 'libxl'>): Promise<void> {
   for (const path of [dev.frontend, dev.backend, dev.libxl]) await store.rm(path).catch(() => undefined);
 }

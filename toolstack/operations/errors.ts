@@ -7,10 +7,14 @@ export type OperationErrorCode =
   | 'TXL_CREATE_CONFIG'
   /** A domain with this name already exists. */
   | 'TXL_CREATE_NAME_TAKEN'
+  /** A device (disk, vif) could not be set up before unpausing; details.device names it. */
+  | 'TXL_CREATE_DEVICE'
   /** A step failed; the half-built domain was destroyed and its xenstore nodes removed. */
   | 'TXL_CREATE_FAILED'
   /** A step failed and the rollback also failed: something may be left behind (details say what). */
-  | 'TXL_CREATE_ROLLBACK_FAILED';
+  | 'TXL_CREATE_ROLLBACK_FAILED'
+  /** destroy removed the domain but not everything it had (details.leftovers). */
+  | 'TXL_DESTROY_INCOMPLETE';
 
 /** An error raised while planning or executing an operation. */
 export class OperationError extends TxlError<OperationErrorCode> {}

@@ -7,6 +7,10 @@
 import { buildPvDomain, parseKernel, planPvLayout, readImageFile, type KernelImage, type PvBuildResult } from '../../domain-builder/index.js';
 import { isTxlError, messageOf } from '../../common/errors.js';
 import type { Hypervisor } from '../../hypervisor/index.js';
+import {
+  hotplugDisk, hotplugVif, preflightDevices, teardownDevice, vbdNodes, vifNodes, writeDeviceNodes, XENBUS_CLOSING,
+  type DeviceRef, type HotplugHost,
+} from '../devices/index.js';
 import type { XenstoreClient, XsPermission, XsTransaction } from '../../xenstore/index.js';
 import { OperationError } from './errors.js';
 import type { MicroOp } from './micro-ops.js';
@@ -17,8 +21,10 @@ export interface ExecuteDeps {
   readonly xenstore: XenstoreClient;
   /** Wall clock in ms (for /vm/<uuid>/start_time); default Date.now. */
   readonly now?: () => number;
-  /** Progress callback (the CLI prints it with -v); never required. */
+  /** Progress callback (the CLI prints it with -v); never required. Throwing from it fails that step (tests inject failures so). */
   readonly onStep?: (op: MicroOp, phase: 'start' | 'done') => void;
+  /** Where device hotplug runs (loop devices, bridge ports); required when the plan has devices. */
+  readonly hotplug?: HotplugHost;
 }
 
 /** What a successful create returns. */
@@ -55,6 +61,14 @@ interface Context {
   unpaused: boolean;
   /** xenstore subtrees this run created (removed on rollback). */
   created: string[];
+  /** Devices whose nodes this run wrote (torn down on rollback, in reverse). */
+  devices: DeviceRef[];
+  /** Background hotplug of each device: resolves to undefined, or to the error it failed with. */
+  pending: { readonly label: string; readonly backend: string; readonly job: Promise<unknown> }[];
+  /** Cancels the background waits on rollback. */
+  readonly abort: AbortController;
+  /** The whole plan (checkDevices checks its addDisk/addVif ops). */
+  readonly plan: readonly MicroOp[];
   done: MicroOp['kind'][];
   opMs: number[];
 }
@@ -103,9 +117,64 @@ async function nameTaken(xs: XenstoreClient, name: string): Promise<number | und
   return undefined;
 }
 
+function needHost(deps: ExecuteDeps): HotplugHost {
+  if (!deps.hotplug) throw new OperationError('TXL_CREATE_CONFIG', 'this create plan has devices but the executor was given no hotplug host');
+  return deps.hotplug;
+}
+
+/** Starts a device's hotplug in the background; its outcome is collected by waitDevices (or rollback). */
+function startHotplug(ctx: Context, label: string, backend: string, work: Promise<unknown>): void {
+  ctx.pending.push({ label, backend, job: work.then(() => undefined, (error: unknown) => error ?? new Error(`${label}: hotplug failed`)) });
+}
+
 async function runOp(op: MicroOp, ctx: Context, deps: ExecuteDeps): Promise<void> {
   const { hypervisor: hv, xenstore: xs } = deps;
   switch (op.kind) {
+    case 'checkDevices': {
+      const disks = ctx.plan.flatMap((o) => (o.kind === 'addDisk' ? [{ disk: o.disk, field: o.field }] : []));
+      const vifs = ctx.plan.flatMap((o) => (o.kind === 'addVif' ? [{ vif: o.vif, mac: o.mac, field: o.field }] : []));
+      await preflightDevices(xs, needHost(deps), disks, vifs);
+      return;
+    }
+    case 'addDisk': {
+      const domid = need(ctx.domid, 'the domid');
+      const host = needHost(deps);
+      const dev = vbdNodes(domid, op.disk, { backendDomid: op.backendDomid });
+      await writeDeviceNodes(xs, dev);
+      ctx.devices.push(dev);
+      startHotplug(ctx, `${op.field} (vdev=${op.disk.vdev})`, dev.backend, hotplugDisk(xs, host, dev, op.disk, { timeoutMs: op.timeoutMs, signal: ctx.abort.signal }));
+      return;
+    }
+    case 'addVif': {
+      const domid = need(ctx.domid, 'the domid');
+      const host = needHost(deps);
+      const dev = vifNodes(domid, op.vif, op.mac, { backendDomid: op.backendDomid });
+      await writeDeviceNodes(xs, dev);
+      ctx.devices.push(dev);
+      startHotplug(ctx, `${op.field} (bridge=${op.vif.bridge})`, dev.backend, hotplugVif(xs, host, dev, op.vif, { timeoutMs: op.timeoutMs, signal: ctx.abort.signal }));
+      return;
+    }
+    case 'waitDevices': {
+      // All devices were started at once; collect them all, then report the first failure.
+      const outcomes = await Promise.all(ctx.pending.map(async (p) => ({ ...p, error: await p.job })));
+      const failed = outcomes.find((o) => o.error !== undefined);
+      if (failed) {
+        const why = messageOf(failed.error);
+        throw new OperationError('TXL_CREATE_DEVICE', `${failed.label}: ${why}`, {
+          cause: failed.error, details: { device: failed.label, backend: failed.backend },
+          ...(isTxlError(failed.error) && failed.error.hint ? { hint: failed.error.hint } : {}),
+        });
+      }
+      for (const o of outcomes) {
+        const [status, state] = await Promise.all([xs.tryRead(`${o.backend}/hotplug-status`), xs.tryRead(`${o.backend}/state`)]);
+        if (status !== 'connected' || state === undefined || Number(state) >= XENBUS_CLOSING) {
+          throw new OperationError('TXL_CREATE_DEVICE', `${o.label}: the backend is not ready (hotplug-status ${status ?? 'missing'}, state ${state ?? 'missing'})`, {
+            details: { device: o.label, backend: o.backend },
+          });
+        }
+      }
+      return;
+    }
     case 'loadKernel': {
       ctx.kernelPath = op.kernel;
       ctx.kernel = await parseKernel(await readImageFile(op.kernel, 'kernel'), op.kernel);
@@ -241,6 +310,9 @@ async function runOp(op: MicroOp, ctx: Context, deps: ExecuteDeps): Promise<void
 async function rollback(ctx: Context, deps: ExecuteDeps): Promise<string[]> {
   const problems: string[] = [];
   const { hypervisor: hv, xenstore: xs } = deps;
+  // Let background hotplug stop (a loop device it is making must be known before the teardown).
+  ctx.abort.abort();
+  await Promise.all(ctx.pending.map((p) => p.job));
   if (ctx.domid !== undefined) {
     const domid = ctx.domid;
     if (ctx.introduced) {
@@ -251,6 +323,9 @@ async function rollback(ctx: Context, deps: ExecuteDeps): Promise<string[]> {
     } catch (e) {
       problems.push(`destroy of domain ${domid}: ${messageOf(e)}`);
     }
+  }
+  for (const dev of [...ctx.devices].reverse()) {
+    try { await teardownDevice(xs, needHost(deps), dev); } catch (e) { problems.push(`teardown of ${dev.kind} ${dev.devid}: ${messageOf(e)}`); }
   }
   for (const path of ctx.created.reverse()) {
     try { await rmQuiet(xs, path); } catch (e) { problems.push(`removal of ${path}: ${messageOf(e)}`); }
@@ -263,7 +338,10 @@ async function rollback(ctx: Context, deps: ExecuteDeps): Promise<string[]> {
  * as is; after, the domain is rolled back and an OperationError wraps the cause.
  */
 export async function executeCreate(plan: readonly MicroOp[], deps: ExecuteDeps): Promise<CreateResult> {
-  const ctx: Context = { storeDomid: 0, consoleDomid: 0, introduced: false, unpaused: false, created: [], done: [], opMs: [] };
+  const ctx: Context = {
+    storeDomid: 0, consoleDomid: 0, introduced: false, unpaused: false, created: [], done: [], opMs: [],
+    devices: [], pending: [], abort: new AbortController(), plan,
+  };
   let name = '';
   for (const op of plan) {
     if (op.kind === 'writeDomainSkeleton') name = op.name;
@@ -278,10 +356,11 @@ export async function executeCreate(plan: readonly MicroOp[], deps: ExecuteDeps)
         }
       }
     }
-    deps.onStep?.(op, 'start');
     const started = performance.now();
     try {
+      deps.onStep?.(op, 'start');
       await runOp(op, ctx, deps);
+      deps.onStep?.(op, 'done');
     } catch (error) {
       if (ctx.domid === undefined) throw error;
       const problems = await rollback(ctx, deps);
@@ -300,7 +379,6 @@ export async function executeCreate(plan: readonly MicroOp[], deps: ExecuteDeps)
     }
     ctx.done.push(op.kind);
     ctx.opMs.push(Math.round(performance.now() - started));
-    deps.onStep?.(op, 'done');
   }
   const build = need(ctx.build, 'the build result');
   return {

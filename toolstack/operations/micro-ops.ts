@@ -1,8 +1,10 @@
 // The micro-operations `txl create` is made of: plain data, printed by --dry-run, run by execute.ts.
 //
 // The order mirrors libxl's domain creation (libxl_create.c libxl__domain_make, libxl_dom.c
-// libxl__build_pre / libxl__build_pv / libxl__build_post, libxl_console.c): devices come in
-// their own issue and slot in before `introduceDomain`.
+// libxl__build_pre / libxl__build_pv / libxl__build_post, libxl_console.c). Devices are checked
+// before the domain exists, their nodes written right after the skeleton (their hotplug then runs in
+// the background, overlapping the build, all devices at once), and waited for before unpausing.
+import type { ResolvedDisk, VifSpec } from '../config/index.js';
 
 /** Read and check the kernel (and initrd), and plan the memory layout, before any domain exists. */
 export interface LoadKernelOp {
@@ -69,6 +71,51 @@ export interface IntroduceDomainOp {
   readonly kind: 'introduceDomain';
 }
 
+/**
+ * Pre-flight checks of the plan's disks and vifs (the addDisk/addVif ops) before anything is created:
+ * targets exist, bridges exist, no duplicated vdev, no image another domain has with either side writable.
+ */
+export interface CheckDevicesOp {
+  readonly kind: 'checkDevices';
+  /** The devices checked, for people ("disk[0] xvda", "vif[0]"). */
+  readonly devices: readonly string[];
+}
+
+/**
+ * A disk's frontend and backend nodes (libxl device_disk_add), then, in the background, InitWait and
+ * the native block hotplug (a loop device for an image file).
+ */
+export interface AddDiskOp {
+  readonly kind: 'addDisk';
+  /** Where it came from: disk[N]. */
+  readonly field: string;
+  readonly disk: ResolvedDisk;
+  readonly backendDomid: number;
+  /** Bound on the wait for the backend's InitWait. */
+  readonly timeoutMs: number;
+}
+
+/** A vif's nodes (libxl__device_nic_add), then, in the background, InitWait and native vif-bridge online. */
+export interface AddVifOp {
+  readonly kind: 'addVif';
+  /** Where it came from: vif[N]. */
+  readonly field: string;
+  readonly vif: VifSpec;
+  /** mac= or xl's random 00:16:3e:xx:xx:xx, decided when planning. */
+  readonly mac: string;
+  readonly backendDomid: number;
+  readonly timeoutMs: number;
+}
+
+/**
+ * Waits for every device's hotplug to finish (hotplug-status=connected, backend at InitWait or later:
+ * Connected needs the guest's frontend, which only runs once unpaused). Fails naming the device.
+ */
+export interface WaitDevicesOp {
+  readonly kind: 'waitDevices';
+  readonly devices: readonly string[];
+}
+
 /** XEN_DOMCTL_unpausedomain. */
 export interface UnpauseOp {
   readonly kind: 'unpause';
@@ -84,6 +131,10 @@ export type MicroOp =
   | WriteXenstoreTreeOp
   | SetupConsoleOp
   | IntroduceDomainOp
+  | CheckDevicesOp
+  | AddDiskOp
+  | AddVifOp
+  | WaitDevicesOp
   | UnpauseOp;
 
 /** The kinds, in the order a create plan runs them. */

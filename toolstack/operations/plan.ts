@@ -1,6 +1,8 @@
 // planCreate: turns a resolved domain configuration into the MicroOp[] that creates and boots it (pure).
+import type { ResolvedDisk, VifSpec } from '../config/index.js';
+import { DEVICE_TIMEOUT_MS, randomXenMac } from '../devices/index.js';
 import { OperationError } from './errors.js';
-import type { MicroOp } from './micro-ops.js';
+import type { AddDiskOp, AddVifOp, MicroOp } from './micro-ops.js';
 
 /**
  * The fields of a resolved DomainConfig (toolstack/config) that creating a PV domain needs.
@@ -16,6 +18,10 @@ export interface CreateInput {
   readonly maxmemMiB?: number | undefined;
   readonly vcpus: number;
   readonly maxvcpus?: number | undefined;
+  /** disk= (resolved: devid known). */
+  readonly disks?: readonly ResolvedDisk[];
+  /** vif=. */
+  readonly vifs?: readonly VifSpec[];
 }
 
 /** Options of a create plan. */
@@ -25,6 +31,10 @@ export interface CreateOptions {
   /** Domains serving xenstore and the console (/tool/xenstored/domid, /tool/xenconsoled/domid): default 0. */
   readonly storeDomid?: number;
   readonly consoleDomid?: number;
+  /** Random source for the MACs of vifs without mac= (default Math.random). */
+  readonly random?: () => number;
+  /** Bound on each device's wait for its backend (default DEVICE_TIMEOUT_MS). */
+  readonly deviceTimeoutMs?: number;
 }
 
 /** LIBXL_MAXMEM_CONSTANT: max_mem is the target plus 1 MiB. */
@@ -50,10 +60,19 @@ export function planCreate(input: CreateInput, options: CreateOptions = {}): Mic
   const cmdline = input.cmdline ?? '';
   const storeDomid = options.storeDomid ?? 0;
   const consoleDomid = options.consoleDomid ?? 0;
+  const timeoutMs = options.deviceTimeoutMs ?? DEVICE_TIMEOUT_MS;
+  const disks: AddDiskOp[] = (input.disks ?? []).map((disk, i) => ({ kind: 'addDisk', field: `disk[${i}]`, disk, backendDomid: 0, timeoutMs }));
+  const vifs: AddVifOp[] = (input.vifs ?? []).map((vif, i) => ({
+    kind: 'addVif', field: `vif[${i}]`, vif, mac: vif.mac ?? randomXenMac(options.random), backendDomid: 0, timeoutMs,
+  }));
+  const devices = [...disks.map((d) => `${d.field} ${d.disk.vdev}`), ...vifs.map((v) => `${v.field} ${v.mac}`)];
   const ops: MicroOp[] = [
     { kind: 'loadKernel', kernel: input.kernel, ramdisk, memoryMiB: input.memoryMiB },
+    ...(devices.length ? [{ kind: 'checkDevices', devices } as const] : []),
     { kind: 'createDomain', uuid: input.uuid, maxVcpus },
     { kind: 'writeDomainSkeleton', name: input.name, uuid: input.uuid },
+    ...disks,
+    ...vifs,
     { kind: 'prepareBuild', maxVcpus, maxMemKiB: input.memoryMiB * 1024 + MAXMEM_SLACK_KIB, storeDomid, consoleDomid },
     { kind: 'buildDomain', memoryMiB: input.memoryMiB, cmdline },
     {
@@ -62,6 +81,7 @@ export function planCreate(input: CreateInput, options: CreateOptions = {}): Mic
     },
     { kind: 'setupConsole', backendDomid: consoleDomid, limit: XENCONSOLE_LIMIT },
     { kind: 'introduceDomain' },
+    ...(devices.length ? [{ kind: 'waitDevices', devices } as const] : []),
   ];
   if (!options.paused) ops.push({ kind: 'unpause' });
   return ops;

@@ -56,6 +56,29 @@ export function formatDomainConfig(c: DomainConfig): string {
   return lines.map(([k, v]) => `${k.padEnd(width)}  ${v}\n`).join('');
 }
 
+/** The create plan for people: one step a line (devices with what they will be set up from). */
+async function formatPlan(c: DomainConfig, paused: boolean): Promise<string> {
+  if (c.kernel === undefined) return '';
+  const { planCreate, OperationError } = await import('../../operations/index.js');
+  let plan;
+  try {
+    plan = planCreate({ ...c, kernel: c.kernel }, { paused });
+  } catch (error) {
+    if (error instanceof OperationError) return `plan        (none: ${error.message})\n`;
+    throw error;
+  }
+  const what = (op: (typeof plan)[number]): string => {
+    switch (op.kind) {
+      case 'addDisk': return `${op.field} ${op.disk.vdev} (vbd ${op.disk.devid}) from ${op.disk.target ?? '(empty)'}, ${op.disk.readwrite ? 'read-write' : 'read-only'}`;
+      case 'addVif': return `${op.field} mac ${op.mac} on bridge ${op.vif.bridge}`;
+      case 'checkDevices': case 'waitDevices': return op.devices.join(', ');
+      case 'loadKernel': return op.kernel;
+      default: return '';
+    }
+  };
+  return `plan\n${plan.map((op, i) => `  ${String(i + 1).padStart(2)}  ${op.kind}${what(op) ? `  ${what(op)}` : ''}\n`).join('')}`;
+}
+
 function printWarnings(io: CliIo, warnings: readonly ConfigWarning[]): void {
   for (const w of warnings) io.err(`txl: warning: ${w.where}: ${w.message}\n`);
 }
@@ -76,9 +99,8 @@ async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo)
     });
   }
   const kernel = config.kernel;
-  if (config.disks.length || config.vifs.length) {
-    io.err(`txl: warning: devices are not attached yet in this build of txl: ${config.disks.length} disk(s) and ${config.vifs.length} vif(s) ignored\n`);
-  }
+  const { defaultHotplugHost } = await import('../../devices/index.js');
+  const hotplug = await defaultHotplugHost();
   // With -c the domain stays paused until the console is attached, so no early output is lost
   // (xl create -c waits for xenconsole's start notification the same way).
   const plan = planCreate({ ...config, kernel }, { paused: args.paused || args.console });
@@ -87,22 +109,26 @@ async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo)
     if (!(store instanceof XenstoreClient)) {
       throw new TxlError('TXL_CREATE_UNAVAILABLE', 'txl create needs xenstored (the simulator state file cannot hold a domain\'s xenstore tree)');
     }
-    const result = await executeCreate(plan, { hypervisor: ctx.hv, xenstore: store });
+    const result = await executeCreate(plan, { hypervisor: ctx.hv, xenstore: store, hotplug });
     // The caller passes the full yargs arguments; --json is a global option.
     if ((args as CreateArgs & { json?: boolean }).json) printJson(io, result);
     if (!args.console) return 0;
     const { openConsole } = await import('../../console/index.js');
     const { DomainMonitor, asLifecycleStore } = await import('../../lifecycle/index.js');
+    const { destroyDomainFully } = await import('../../operations/index.js');
     const { consoleOutput } = await import('./console.js');
     const session = await openConsole({ store: store as unknown as import('../../console/index.js').ConsoleStore, domid: result.domid });
     // While attached, this process carries out on_poweroff/on_reboot/on_crash as xl's monitor does: a
     // guest that powers off with on_poweroff="destroy" is destroyed, which ends the console session.
-    const monitor = new DomainMonitor({ hv: ctx.hv, store: asLifecycleStore(store) });
+    // Its destroys also remove the guest's devices (loop devices, bridge ports).
+    const monitor = new DomainMonitor({
+      hv: ctx.hv, store: asLifecycleStore(store), destroy: (domid) => destroyDomainFully({ hypervisor: ctx.hv, store, hotplug }, domid),
+    });
     monitor.add({
       domid: result.domid,
       name: config.name,
       actions: { onPoweroff: config.onPoweroff, onReboot: config.onReboot, onCrash: config.onCrash, onWatchdog: config.onWatchdog },
-      recreate: async () => (await executeCreate(planCreate({ ...config, kernel }, { paused: false }), { hypervisor: ctx.hv, xenstore: store })).domid,
+      recreate: async () => (await executeCreate(planCreate({ ...config, kernel }, { paused: false }), { hypervisor: ctx.hv, xenstore: store, hotplug })).domid,
     });
     try {
       if (!args.paused) await ctx.hv.unpause(result.domid);
@@ -148,7 +174,7 @@ export const createCommand = defineCommand<CreateArgs>({
     printWarnings(io, resolved.warnings);
     if (!args.dryRun) return bootDomain(resolved, args, io);
     if (args.json) printJson(io, resolved.config);
-    else io.out(formatDomainConfig(resolved.config));
+    else io.out(formatDomainConfig(resolved.config) + (await formatPlan(resolved.config, args.paused || args.console)));
     return 0;
   },
 });

@@ -1,5 +1,6 @@
-// `txl destroy [-f] DOMAIN`: kill a domain at once (XEN_DOMCTL_destroydomain) and remove its xenstore
-// nodes (libxl__destroy_domid: /local/domain/N, its /vm/<uuid>, /libxl/N and its backend directories).
+// `txl destroy [-f] DOMAIN`: kill a domain at once (XEN_DOMCTL_destroydomain) and remove what it had
+// (libxl__destroy_domid: its devices with their loop devices and bridge ports, /local/domain/N, its
+// /vm/<uuid>, /libxl/N and its backend directories).
 import type { Argv } from 'yargs';
 import { defineCommand, type GlobalArgs } from '../command.js';
 
@@ -26,24 +27,9 @@ export const destroyCommand = defineCommand<DestroyArgs>({
           hint: 'Use -f to force; this only makes sense with a disaggregated hardware domain and toolstack.',
         });
       }
-      const store = await ctx.store();
-      const domPath = `/local/domain/${domid}`;
-      // Collect what to remove before the domain (and xenstored's view of it) goes away.
-      const vmPath = await store.tryRead(`${domPath}/vm`);
-      const backends: string[] = [];
-      for (const kind of await store.directory(`${domPath}/device`).catch(() => [])) {
-        for (const devid of await store.directory(`${domPath}/device/${kind}`).catch(() => [])) {
-          const backend = await store.tryRead(`${domPath}/device/${kind}/${devid}/backend`);
-          if (backend) backends.push(backend);
-        }
-      }
-      await ctx.hv.pause(domid).catch(() => undefined);
-      await ctx.hv.destroyDomain(domid);
-      const rm = async (path: string): Promise<void> => store.rm(path).catch(() => undefined);
-      for (const path of backends) await rm(path);
-      if (vmPath) await rm(vmPath);
-      await rm(domPath);
-      await rm(`/libxl/${domid}`);
+      const { destroyDomainFully } = await import('../../operations/index.js');
+      const { defaultHotplugHost } = await import('../../devices/index.js');
+      await destroyDomainFully({ hypervisor: ctx.hv, store: await ctx.store(), hotplug: await defaultHotplugHost() }, domid);
       return 0;
     });
   },
