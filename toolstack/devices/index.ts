@@ -16,3 +16,7 @@ export {
 export { preflightDevices, type CheckedDisk, type CheckedVif } from './preflight.js';
 export { defaultHotplugHost, setHotplugHostFactory } from './host.js';
 export { DeviceError, type DeviceErrorCode } from './errors.js';
+export {
+  blockAttach, blockDetach, networkAttach, networkDetach, formatDeviceList, formatBlockRow, formatNetworkRow, BLOCK_LIST_HEADER, NETWORK_LIST_HEADER,
+  type DeviceCommandOptions,
+} from './commands.js';

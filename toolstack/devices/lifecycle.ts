@@ -97,12 +97,17 @@ export async function attachDevice(
  * Removes what a device left, whatever state it is in (idempotent): the vif out of its bridge, the
  * frontend, backend and /libxl nodes, then the loop device recorded in the backend's `node`.
  */
-export async function teardownDevice(store: Pick<DeviceStore, 'tryRead' | 'rm'>, host: HotplugHost, dev: DeviceRef): Promise<void> {
+export async function teardownDevice(store: Pick<DeviceStore, 'tryRead' | 'rm' | 'directory'>, host: HotplugHost, dev: DeviceRef): Promise<void> {
   const read = (key: string): Promise<string | undefined> => store.tryRead(`${dev.backend}/${key}`).catch(() => undefined);
   const node = dev.kind === 'vbd' ? await read('node') : undefined;
   const params = dev.kind === 'vbd' ? await read('params') : undefined;
   if (dev.kind === 'vif') await vifHotplugOffline(host, (await read('vifname')) ?? defaultVifName(dev.domid, dev.devid));
   await removeDeviceNodes(store, dev);
+  // libxl__xs_path_cleanup: the backend's per-domain directory goes with its last device.
+  const parent = dev.backend.slice(0, dev.backend.lastIndexOf('/'));
+  if (/\/backend\/(vbd|vif)\/[0-9]+$/.test(parent) && (await store.directory(parent).catch(() => ['?'])).length === 0) {
+    await store.rm(parent).catch(() => undefined);
+  }
   if (node) await detachLoop(host, node, params);
 }
 

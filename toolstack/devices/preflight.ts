@@ -4,6 +4,7 @@
 import type { ResolvedDisk, VifSpec } from '../config/index.js';
 import { DeviceError } from './errors.js';
 import { physicalDevice, type HotplugHost } from './hotplug.js';
+import type { DeviceRef } from './lifecycle.js';
 import { vbdNodes, vifNodes, type DeviceStore } from './nodes.js';
 
 /** A disk as the checks see it, with the field it came from ("disk[0]", or the command line). */
@@ -26,11 +27,10 @@ interface User {
   readonly mode: string;
 }
 
-async function usersOf(store: Pick<DeviceStore, 'tryRead' | 'directory'>, target: string, physical: string | undefined, exceptDomid: number | undefined): Promise<User[]> {
+async function usersOf(store: Pick<DeviceStore, 'tryRead' | 'directory'>, target: string, physical: string | undefined): Promise<User[]> {
   const root = '/local/domain/0/backend/vbd';
   const users: User[] = [];
   for (const dom of await store.directory(root).catch(() => [] as string[])) {
-    if (exceptDomid !== undefined && Number(dom) === exceptDomid) continue;
     for (const id of await store.directory(`${root}/${dom}`).catch(() => [] as string[])) {
       const path = `${root}/${dom}/${id}`;
       const params = await store.tryRead(`${path}/params`).catch(() => undefined);
@@ -45,13 +45,14 @@ async function usersOf(store: Pick<DeviceStore, 'tryRead' | 'directory'>, target
 
 /**
  * Checks a domain's devices before it is created (or before block-attach/network-attach). `domid` is
- * the domain they are for when it exists (its own devices are not conflicts). Throws DeviceError:
+ * the domain they are for when it exists, `existing` the devices it already has. Throws DeviceError:
  * TXL_DEV_DUPLICATE, TXL_DEV_TARGET_MISSING, TXL_DEV_IN_USE, TXL_DEV_NO_BRIDGE, TXL_DEV_INVALID.
  */
 export async function preflightDevices(
   store: Pick<DeviceStore, 'tryRead' | 'directory'>, host: HotplugHost, disks: readonly CheckedDisk[], vifs: readonly CheckedVif[], domid?: number,
+  existing: readonly Pick<DeviceRef, 'kind' | 'devid'>[] = [],
 ): Promise<void> {
-  const seen = new Map<number, string>();
+  const seen = new Map<number, string>(existing.filter((d) => d.kind === 'vbd').map((d) => [d.devid, `the disk domain ${domid ?? '?'} already has`]));
   for (const { disk, field } of disks) {
     const before = seen.get(disk.devid);
     if (before !== undefined) {
@@ -80,7 +81,7 @@ export async function preflightDevices(
         details: { field, target: disk.target }, hint: 'create the image first (txl image create) or fix the path',
       });
     }
-    const users = await usersOf(store, disk.target, st.kind === 'block' ? physicalDevice(st.rdev) : undefined, domid);
+    const users = await usersOf(store, disk.target, st.kind === 'block' ? physicalDevice(st.rdev) : undefined);
     const conflict = users.find((u) => disk.readwrite || u.mode === 'w');
     if (conflict) {
       throw new DeviceError('TXL_DEV_IN_USE', `${field}: target=${disk.target} is already attached to domain ${conflict.domid} as ${conflict.vdev} (${conflict.mode === 'w' ? 'read-write' : 'read-only'}), and ${disk.readwrite ? 'this disk is read-write' : 'that one is read-write'}`, {
@@ -88,7 +89,7 @@ export async function preflightDevices(
       });
     }
   }
-  const vifIds = new Map<number, string>();
+  const vifIds = new Map<number, string>(existing.filter((d) => d.kind === 'vif').map((d) => [d.devid, `the vif domain ${domid ?? '?'} already has`]));
   for (const { vif, mac, field } of vifs) {
     const before = vifIds.get(vif.devid);
     if (before !== undefined) {
