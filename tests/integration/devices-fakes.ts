@@ -7,7 +7,7 @@ import type { RunResult } from '../../image-tools/runner.js';
 import type { HotplugHost } from '../../toolstack/devices/index.js';
 import { XenstoreClient, type MemoryXenstore } from '../../xenstore/index.js';
 
-interface Iface {
+export interface Iface {
   master?: string;
   up: boolean;
   mtu: number;
@@ -139,9 +139,8 @@ export async function startFakeBackends(mem: MemoryXenstore, host: FakeHost, opt
         const kind = kindText === 'vbd' ? 'vbd' : 'vif';
         const state = await xs.tryRead(`${backend}/state`);
         if (state === undefined) {
-          if (known.delete(backend)) {
-            for (const [name, iface] of host.ifaces) if (iface.owner === backend) host.ifaces.delete(name);
-          }
+          known.delete(backend);
+          for (const [name, iface] of host.ifaces) if (iface.owner === backend) host.ifaces.delete(name);
           continue;
         }
         if (state === '1' && !opts.stuck?.includes(kind) && (await xs.tryRead(`${backend}/frontend`)) !== undefined) {

@@ -23,6 +23,12 @@ import { renameCommand } from './rename.js';
 import { memSetCommand, memMaxCommand } from './mem.js';
 import { vcpuSetCommand } from './vcpu-set.js';
 import { sysrqCommand } from './sysrq.js';
+import { blockAttachCommand } from './block-attach.js';
+import { blockDetachCommand } from './block-detach.js';
+import { blockListCommand } from './block-list.js';
+import { networkAttachCommand } from './network-attach.js';
+import { networkDetachCommand } from './network-detach.js';
+import { networkListCommand } from './network-list.js';
 
 export const COMMANDS: readonly AnyTxlCommand[] = [
   createCommand,
@@ -37,6 +43,12 @@ export const COMMANDS: readonly AnyTxlCommand[] = [
   memMaxCommand,
   vcpuSetCommand,
   sysrqCommand,
+  blockAttachCommand,
+  blockDetachCommand,
+  blockListCommand,
+  networkAttachCommand,
+  networkDetachCommand,
+  networkListCommand,
   pauseCommand,
   unpauseCommand,
   domidCommand,
