@@ -16,7 +16,9 @@ export type LifecycleErrorCode =
   /** The xenstore connection in use cannot do this (the simulator's state-file store cannot write or watch). */
   | 'TXL_LC_STORE'
   /** Waiting for domains failed (the watch ended). */
-  | 'TXL_LC_WAIT';
+  | 'TXL_LC_WAIT'
+  /** The host monitor (daemon.ts) could not be reached or started, or refused a registration. */
+  | 'TXL_LC_MONITOR';
 
 /** An error raised by a lifecycle operation. */
 export class LifecycleError extends TxlError<LifecycleErrorCode> {}

@@ -12,3 +12,9 @@ export {
 } from './monitor.js';
 export { asLifecycleStore, type LifecycleStore } from './store.js';
 export { LifecycleError, type LifecycleErrorCode } from './errors.js';
+export { MonitorDaemon, DEFAULT_MONITOR_IDLE_MS, type MonitorDaemonOptions, type MonitorRequest, type MonitorReply } from './daemon.js';
+export {
+  registerWithMonitor, askMonitor, spawnMonitorDaemon, monitorSocketPath, DEFAULT_MONITOR_SOCKET, DEFAULT_MONITOR_LOG,
+  type RegisterOptions, type RegisterOutcome,
+} from './client.js';
+export { writeRecord, readRecord, removeRecord, listRecords, parseRecord, monitorDir, recordPath, DEFAULT_MONITOR_DIR, type MonitorRecord } from './registry.js';

@@ -112,7 +112,25 @@ async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo)
     const result = await executeCreate(plan, { hypervisor: ctx.hv, xenstore: store, hotplug });
     // The caller passes the full yargs arguments; --json is a global option.
     if ((args as CreateArgs & { json?: boolean }).json) printJson(io, result);
-    if (!args.console) return 0;
+    // What the host monitor needs to carry out on_* for a domain (toolstack/lifecycle/README.md).
+    const { registerWithMonitor } = await import('../../lifecycle/index.js');
+    const handOver = async (domid: number): Promise<void> => {
+      // A monitor process cannot see the simulator's domains (they live in this process or its state file).
+      if (ctx.hv.backend === 'simulator') return;
+      const record = {
+        domid, name: config.name, config: { ...config, kernel } as unknown as Record<string, unknown>,
+        actions: { onPoweroff: config.onPoweroff, onReboot: config.onReboot, onCrash: config.onCrash, onWatchdog: config.onWatchdog },
+      };
+      await registerWithMonitor(record).catch((error: unknown) => {
+        const hint = error instanceof TxlError && error.hint ? ` (${error.hint})` : '';
+        io.err(`txl: warning: ${error instanceof Error ? error.message : String(error)}${hint}\n`);
+      });
+    };
+    // xl forks its per-domain monitor here; txl hands the domain to the one host monitor.
+    if (!args.console) {
+      await handOver(result.domid);
+      return 0;
+    }
     const { openConsole } = await import('../../console/index.js');
     const { DomainMonitor, asLifecycleStore } = await import('../../lifecycle/index.js');
     const { destroyDomainFully } = await import('../../operations/index.js');
@@ -121,8 +139,13 @@ async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo)
     // While attached, this process carries out on_poweroff/on_reboot/on_crash as xl's monitor does: a
     // guest that powers off with on_poweroff="destroy" is destroyed, which ends the console session.
     // Its destroys also remove the guest's devices (loop devices, bridge ports).
+    let restarted: () => void = () => undefined;
+    const restart = new Promise<void>((resolve) => (restarted = resolve));
     const monitor = new DomainMonitor({
       hv: ctx.hv, store: asLifecycleStore(store), destroy: (domid) => destroyDomainFully({ hypervisor: ctx.hv, store, hotplug }, domid),
+      onEvent: (event) => {
+        if (event.type === 'restarted') restarted();
+      },
     });
     monitor.add({
       domid: result.domid,
@@ -134,7 +157,12 @@ async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo)
       if (!args.paused) await ctx.hv.unpause(result.domid);
       const end = await session.relay({ input: io.stdin as NodeJS.ReadStream, output: await consoleOutput(io) });
       // The domain is gone: let the monitor finish its action (destroy, or restart under the same name).
-      if (end === 'gone') await monitor.idle();
+      if (end === 'gone') await Promise.race([monitor.idle(), restart]);
+      // Detached (Ctrl-]) or restarted: the host monitor looks after the guest from now on (this
+      // process's monitor stops first, so only one carries out the next action).
+      const left = [...monitor.watched.keys()];
+      await monitor.stop();
+      for (const domid of left) await handOver(domid);
     } finally {
       await session.close();
       await monitor.stop();
