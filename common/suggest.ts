@@ -1,17 +1,23 @@
 // "Did you mean ...?" for unknown config keys, recipe keys and CLI options.
 
-/** Levenshtein edit distance between two short strings. */
+/**
+ * Edit distance between two short strings counting insertions, deletions, substitutions and swaps of
+ * two adjacent characters as one edit each (optimal string alignment), so "naem" is one edit from "name".
+ */
 export function editDistance(a: string, b: string): number {
-  const previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  // rows[i][j]: distance between a[0..i) and b[0..j); three rows are enough for the swap lookback.
+  let before: number[] = [];
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
-    let diagonal = previous[0]!;
-    previous[0] = i;
+    const current = [i];
     for (let j = 1; j <= b.length; j++) {
-      const above = previous[j]!;
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      previous[j] = Math.min(above + 1, previous[j - 1]! + 1, diagonal + cost);
-      diagonal = above;
+      let d = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d = Math.min(d, before[j - 2]! + 1);
+      current.push(d);
     }
+    before = previous;
+    previous = current;
   }
   return previous[b.length]!;
 }

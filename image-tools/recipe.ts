@@ -174,18 +174,6 @@ interface Problem {
   readonly message: string;
 }
 
-/** " (did you mean 'x'?)" from common/suggest, also catching one swapped pair of letters (dhpc -> dhcp). */
-function suggestion(word: string, candidates: readonly string[]): string {
-  const near = didYouMean(word, candidates);
-  if (near) return near;
-  const swapped = candidates.find((c) => {
-    if (c.length !== word.length) return false;
-    const diff = [...c].flatMap((ch, i) => (ch === word[i] ? [] : [i]));
-    return diff.length === 2 && diff[1] === diff[0]! + 1 && c[diff[0]!] === word[diff[1]!] && c[diff[1]!] === word[diff[0]!];
-  });
-  return swapped ? ` (did you mean '${swapped}'?)` : '';
-}
-
 function lineOf(node: YamlNode | null | undefined, counter: LineCounter): number | undefined {
   const start = node?.range?.[0];
   return start === undefined ? undefined : counter.linePos(start).line;
@@ -209,7 +197,7 @@ function check(node: YamlNode | null | undefined, spec: FieldSpec, path: string,
         const keyPath = path ? `${path}.${key}` : key;
         const sub = spec.keys[key];
         if (!sub) {
-          problems.push({ line: lineOf(keyNode, counter), path: keyPath, message: `unknown key${suggestion(key, Object.keys(spec.keys))}; known keys here: ${Object.keys(spec.keys).join(', ')}` });
+          problems.push({ line: lineOf(keyNode, counter), path: keyPath, message: `unknown key${didYouMean(key, Object.keys(spec.keys))}; known keys here: ${Object.keys(spec.keys).join(', ')}` });
           continue;
         }
         if (key in out) problems.push({ line: lineOf(keyNode, counter), path: keyPath, message: 'appears twice' });
@@ -238,7 +226,7 @@ function check(node: YamlNode | null | undefined, spec: FieldSpec, path: string,
         case 'enum':
           return typeof v === 'string' && spec.values.includes(v)
             ? v
-            : bad(`'${String(v)}' is not one of ${spec.values.join(', ')}${suggestion(String(v), spec.values)}`);
+            : bad(`'${String(v)}' is not one of ${spec.values.join(', ')}${didYouMean(String(v), spec.values)}`);
       }
     }
   }
@@ -338,7 +326,7 @@ export function resolveRecipe(raw: RawRecipe, opts: ResolveOptions): LoadedRecip
   if (suite === undefined) at('suite', 'is required');
   else if (dist) {
     suiteInfo = (dist.suites as Record<string, { version: string; mirror?: string }>)[suite];
-    if (!suiteInfo) at('suite', `'${suite}' is not a ${distribution} suite txl knows${suggestion(suite, Object.keys(dist.suites))}; known: ${Object.keys(dist.suites).join(', ')}`);
+    if (!suiteInfo) at('suite', `'${suite}' is not a ${distribution} suite txl knows${didYouMean(suite, Object.keys(dist.suites))}; known: ${Object.keys(dist.suites).join(', ')}`);
   }
 
   let sizeBytes = 0;

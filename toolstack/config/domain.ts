@@ -168,13 +168,6 @@ export function invalidCpuListToken(list: string): string | undefined {
   return undefined;
 }
 
-/** True when `a` is `b` with two adjacent chars swapped ("naem" for "name"), which edit distance counts as 2. */
-function isTransposition(a: string, b: string): boolean {
-  if (a.length !== b.length) return false;
-  const diff = [...a].flatMap((c, i) => (c === b[i] ? [] : [i]));
-  return diff.length === 2 && diff[1] === diff[0]! + 1 && a[diff[0]!] === b[diff[1]!] && a[diff[1]!] === b[diff[0]!];
-}
-
 /** xl matches type= and builder= by prefix: strncmp(buf, "hvm", strlen(buf)). */
 const prefixOf = (buf: string, word: string): boolean => word.startsWith(buf);
 
@@ -315,7 +308,7 @@ export function resolveDomainConfig(raw: XlCfg, overrides: readonly string[] = [
 
   for (const key of cfg.keys()) {
     if (KNOWN_XL_KEYS.has(key)) continue;
-    const guess = nearest(key, KNOWN_XL_KEYS) ?? [...KNOWN_XL_KEYS].find((known) => isTransposition(key, known));
+    const guess = nearest(key, KNOWN_XL_KEYS);
     warnings.push({
       file: cfg.source, line: cfg.get(key)!.line, where: cfg.where(cfg.get(key)!.line), key,
       message: `unknown setting '${key}' is ignored${guess ? ` (did you mean '${guess}'?)` : ''}`,
