@@ -172,6 +172,7 @@ export class XenstoreClient {
       if (this.timeoutMs > 0) {
         entry.timer = setTimeout(() => {
           this.pending.delete(reqId);
+          this.transport.abandon?.(reqId);
           this.updateExpecting();
           reject(new XenstoreError('ETIMEDOUT', `${operation}${path ? ` ${path}` : ''}: no reply from xenstored within ${this.timeoutMs} ms`, { code: 'TXL_XS_TIMEOUT', operation, ...(path !== undefined ? { path } : {}) }));
         }, this.timeoutMs);

@@ -687,13 +687,17 @@ export async function runConformance(
 
 /**
  * Entry point for running the suite where the server is (the lab's dom0):
- * `node dist/xenstore/conformance.js [socket|xenbus] [4.17|4.20]` prints one JSON line of CaseResult[].
+ * `node dist/xenstore/conformance.js socket|xenbus 4.17|4.20` prints one JSON line of CaseResult[].
  */
 export async function conformanceMain(argv: readonly string[]): Promise<number> {
-  const transport = argv[0] === 'xenbus' ? 'xenbus' : 'socket';
-  const version = argv[1] === '4.20' ? '4.20' : '4.17';
-  // Through the kernel under QEMU TCG, 200 pipelined requests take tens of seconds: a roomy timeout.
-  const timeoutMs = transport === 'xenbus' ? 180_000 : 30_000;
+  const [transport, version] = argv;
+  if ((transport !== 'socket' && transport !== 'xenbus') || (version !== '4.17' && version !== '4.20') || argv.length !== 2) {
+    process.stderr.write(`usage: conformance.js socket|xenbus 4.17|4.20 (got ${JSON.stringify(argv)})\n`);
+    return 2;
+  }
+  // Through the kernel under QEMU TCG, 200 pipelined requests (sent one at a time) take tens of
+  // seconds, and each one's timer runs from the moment it is queued: a roomy timeout.
+  const timeoutMs = transport === 'xenbus' ? 120_000 : 30_000;
   const results = await runConformance({ version, connect: () => XenstoreClient.connect({ transport, timeoutMs }) }, transport, (r) => {
     process.stderr.write(`${r.ok ? 'ok  ' : 'FAIL'} ${r.name} (${r.ms} ms)${r.error ? `: ${r.error}` : ''}\n`);
   });

@@ -18,9 +18,14 @@ export interface XsTransport {
   onClose(receiver: (error?: Error) => void): void;
   /**
    * The client tells the transport whether replies or events are expected; the device transport
-   * reads only then, so an idle connection holds no blocked read and the process can exit.
+   * polls only then, so an idle connection costs nothing and never keeps the process alive.
    */
   setExpecting?(expecting: boolean): void;
+  /**
+   * The client stopped waiting for the reply to `reqId` (it timed out). A transport that holds
+   * requests back (the device: one in flight) drops it if unsent, or stops waiting for it.
+   */
+  abandon?(reqId: number): void;
   /** Closes the connection; idempotent. */
   close(): void;
 }
@@ -91,90 +96,195 @@ function connectOnce(path: string, timeoutMs: number): Promise<XsTransport> {
   });
 }
 
+/** The few operations of an open xenbus device the transport needs (a port, so tests can fake the kernel). */
+export interface XenbusDevice {
+  /**
+   * Reads what the kernel has queued, without waiting: resolves with the bytes (at least one), or
+   * with undefined when nothing is queued (EAGAIN). Rejects on any other error.
+   */
+  read(buffer: Buffer): Promise<Buffer | undefined>;
+  /** Hands one whole message to the kernel. */
+  write(frame: Buffer): Promise<void>;
+  /** Closes the device; idempotent. */
+  close(): Promise<void>;
+}
+
+/** Poll intervals of the device transport: from the first retry up to the cap. */
+export interface XenbusPollOptions {
+  /** Longest wait between reads while a reply is owed (default 8 ms). */
+  readonly replyPollMaxMs?: number;
+  /** Longest wait between reads while only watch events are awaited (default 50 ms). */
+  readonly eventPollMaxMs?: number;
+}
+
 /**
- * Opens /dev/xen/xenbus (or /proc/xen/xenbus). The kernel takes whole messages per write and returns
- * replies and watch events on read. Reads run on libuv's thread pool, so one is outstanding only
- * while the client expects something.
+ * Opens /dev/xen/xenbus (or /proc/xen/xenbus) non-blocking. The kernel takes whole messages per
+ * write and returns replies and watch events on read.
+ *
+ * Why non-blocking: Node reads files on libuv's thread pool, and a blocking read of the device
+ * waits in the kernel until something is queued. Nothing cancels it: close() waits for it, and at
+ * exit libuv joins its threads, so even process.exit() hangs (seen in the lab: the conformance
+ * suite printed its results and never exited). With O_NONBLOCK a read returns EAGAIN at once and
+ * the transport polls, with a short back-off, only while replies are owed or watches are active.
  */
-export async function openDeviceTransport(path: string): Promise<XsTransport> {
+export async function openDeviceTransport(path: string, opts: XenbusPollOptions = {}): Promise<XsTransport> {
   let handle: fsp.FileHandle;
   try {
-    handle = await fsp.open(path, fsConstants.O_RDWR);
+    handle = await fsp.open(path, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
   } catch (error) {
     throw new XenstoreError('ENOTCONN', `cannot open the xenbus device ${path}: ${(error as NodeJS.ErrnoException).code ?? String(error)}`, {
       code: 'TXL_XS_CONNECT', cause: error, details: { path },
       hint: 'The device exists in a Xen domain with the xenfs/xen-xenbus driver loaded; run as root.',
     });
   }
+  let closing: Promise<void> | undefined;
+  const device: XenbusDevice = {
+    read: async (buffer) => {
+      try {
+        const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+        if (bytesRead === 0) throw new Error(`${path}: end of file`);
+        return buffer.subarray(0, bytesRead);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EAGAIN' || code === 'EWOULDBLOCK' || code === 'EINTR') return undefined;
+        throw error;
+      }
+    },
+    write: async (frame) => {
+      // A message is taken whole or refused; a short count would mean a kernel we do not know.
+      const { bytesWritten } = await handle.write(frame, 0, frame.length, null);
+      if (bytesWritten !== frame.length) throw Object.assign(new Error(`${path}: short write (${bytesWritten} of ${frame.length} bytes)`), { code: 'EIO' });
+    },
+    close: () => (closing ??= handle.close().catch(() => undefined)),
+  };
+  return deviceTransport(device, path, opts);
+}
+
+/**
+ * The xenbus device protocol over an open device: one request in flight at a time, polled
+ * non-blocking reads while something is expected, kernel refusals turned into XS_ERROR replies.
+ */
+export function deviceTransport(device: XenbusDevice, endpoint: string, opts: XenbusPollOptions = {}): XsTransport {
+  const replyPollMaxMs = opts.replyPollMaxMs ?? 8;
+  const eventPollMaxMs = opts.eventPollMaxMs ?? 50;
   let dataReceiver: ((chunk: Buffer) => void) | undefined;
   let closeReceiver: ((error?: Error) => void) | undefined;
   let expecting = false;
-  let reading = false;
   let closed = false;
   // One request in flight at a time: Linux's xenbus_dev_request_and_reply() queues a pointer into the
   // file's message buffer, which the next write() overwrites before a full 1 KiB ring drains it
   // (seen in the lab: pipelined writes answered OK but lost). Watch events do not count as replies.
   const queue: Buffer[] = [];
-  let inFlight = false;
+  let inFlight: number | undefined; // req_id of the request the kernel has and has not answered yet
   const replies = new FrameDecoder();
+  // Polling state: a read on the thread pool (never blocking), or a timer until the next one.
+  let reading = false;
+  let timer: NodeJS.Timeout | undefined;
+  let delay = 0;
+  const buffer = Buffer.allocUnsafe(HEADER_SIZE + PAYLOAD_MAX);
+
   const finish = (error?: Error) => {
     if (closed) return;
     closed = true;
-    void handle.close().catch(() => undefined);
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    queue.length = 0;
+    void device.close();
     closeReceiver?.(error);
   };
   const incoming = (chunk: Buffer) => {
     try {
-      for (const f of replies.push(Buffer.from(chunk))) if (f.type !== XsType.WATCH_EVENT) inFlight = false;
+      for (const f of replies.push(Buffer.from(chunk))) if (f.type !== XsType.WATCH_EVENT && f.reqId === inFlight) inFlight = undefined;
     } catch {
-      inFlight = false; // the client's own decoder reports the malformed stream
+      inFlight = undefined; // the client's own decoder reports the malformed stream and closes
     }
     dataReceiver?.(chunk);
     kick();
   };
   const kick = () => {
-    if (inFlight || closed || queue.length === 0) return;
+    if (inFlight !== undefined || closed || queue.length === 0) return;
     const frame = queue.shift()!;
-    inFlight = true;
-    handle.write(frame, 0, frame.length, null).then(
+    const reqId = frame.readUInt32LE(4);
+    inFlight = reqId;
+    device.write(frame).then(
       () => undefined,
       (error: NodeJS.ErrnoException) => {
         // The kernel refuses some requests in write() itself (a watch xenstored rejected, a message
         // too large): answer them as xenstored would, with XS_ERROR, and keep the connection.
         const code = error.code;
-        if (closed || !code || frame.length < HEADER_SIZE || code === 'EBADF') return finish(error);
-        const errno = code === 'EILSEQ' ? 'EINVAL' : isWireErrno(code) ? code : 'EIO';
-        incoming(encodeFrame({ type: XsType.ERROR, reqId: frame.readUInt32LE(4), txId: frame.readUInt32LE(8), payload: Buffer.from(`${errno}\0`) }));
-      },
-    );
-  };
-  const pump = () => {
-    if (reading || closed || !expecting) return;
-    reading = true;
-    const buffer = Buffer.allocUnsafe(HEADER_SIZE + PAYLOAD_MAX);
-    handle.read(buffer, 0, buffer.length, null).then(
-      ({ bytesRead }) => {
-        reading = false;
         if (closed) return;
-        if (bytesRead === 0) return finish(new Error(`${path}: end of file`));
-        incoming(buffer.subarray(0, bytesRead));
-        pump();
+        if (!code || code === 'EBADF') return finish(error);
+        const errno = code === 'EILSEQ' ? 'EINVAL' : isWireErrno(code) ? code : 'EIO';
+        incoming(encodeFrame({ type: XsType.ERROR, reqId, txId: frame.readUInt32LE(8), payload: Buffer.from(`${errno}\0`) }));
       },
-      (error: Error) => { reading = false; finish(error); },
     );
+    poll(true);
+  };
+  /** Reads now (or soon) if anything is expected; `fresh` restarts the back-off (new activity). */
+  const poll = (fresh = false) => {
+    if (fresh) delay = 0;
+    if (closed || reading || !(expecting || inFlight !== undefined)) {
+      if (!(expecting || inFlight !== undefined) && timer) {
+        clearTimeout(timer);
+        timer = undefined;
+      }
+      return;
+    }
+    if (timer) {
+      if (!fresh) return;
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    const readNow = () => {
+      timer = undefined;
+      if (closed || reading || !(expecting || inFlight !== undefined)) return;
+      reading = true;
+      device.read(buffer).then(
+        (chunk) => {
+          reading = false;
+          if (closed) return;
+          if (chunk) {
+            delay = 0;
+            incoming(Buffer.from(chunk)); // copied: the buffer is reused by the next read
+          } else {
+            const cap = inFlight !== undefined ? replyPollMaxMs : eventPollMaxMs;
+            delay = Math.min(cap, delay === 0 ? 1 : delay * 2);
+          }
+          poll();
+        },
+        (error: Error) => { reading = false; finish(error); },
+      );
+    };
+    if (delay === 0) readNow();
+    else timer = setTimeout(readNow, delay);
   };
   return {
-    endpoint: path,
+    endpoint,
     // Linux buffers a request, header included, in XENSTORE_PAYLOAD_MAX bytes (xenbus_dev_frontend.c).
     maxPayload: PAYLOAD_MAX - HEADER_SIZE,
     write: (frame) => {
       if (closed) return;
+      if (frame.length < HEADER_SIZE) throw new XenstoreError('EINVAL', `a xenstore message is at least ${HEADER_SIZE} bytes, got ${frame.length}`, { code: 'TXL_XS_LIMIT' });
       queue.push(frame);
       kick();
     },
     onData: (receiver) => { dataReceiver = receiver; },
     onClose: (receiver) => { closeReceiver = receiver; },
-    setExpecting: (value) => { expecting = value; pump(); },
+    setExpecting: (value) => {
+      const was = expecting;
+      expecting = value;
+      poll(value && !was);
+    },
+    abandon: (reqId) => {
+      const queued = queue.findIndex((f) => f.readUInt32LE(4) === reqId);
+      if (queued >= 0) queue.splice(queued, 1);
+      // The kernel may still answer; the client counts a late reply as unmatched. Send the next one.
+      else if (inFlight === reqId) {
+        inFlight = undefined;
+        kick();
+        poll();
+      }
+    },
     close: () => finish(),
   };
 }
