@@ -11,6 +11,7 @@ import Bunzip from 'seek-bzip';
 import { DomainBuilderError } from '../errors.js';
 import { unlz4Legacy } from './lz4.js';
 import { unlzop } from './lzo.js';
+import { nativeDecoders } from './native.js';
 
 /** Names of the payload compressions. */
 export type Compression = 'gzip' | 'bzip2' | 'xz' | 'zstd' | 'lzma' | 'lzo' | 'lz4';
@@ -50,17 +51,33 @@ function viaLzma(data: Uint8Array, limit: number): Promise<Uint8Array> {
   });
 }
 
+/** Whether a size trailer is believable enough to allocate the output from it. */
+function plausible(d: Uint8Array, expected: number | undefined): boolean {
+  return expected !== undefined && expected > 0 && expected <= d.length * 32;
+}
+
 /** The table, probed in this order on the payload's first bytes. */
 export const DECOMPRESSORS: readonly Decompressor[] = [
   { name: 'gzip', magic: [0x1f, 0x8b], sizeTrailer: false, decode: async (d, limit) => gunzipSync(d, { maxOutputLength: limit }) },
   { name: 'bzip2', magic: [0x42, 0x5a, 0x68], sizeTrailer: true, decode: async (d) => Bunzip.decode(d) },
-  { name: 'xz', magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], sizeTrailer: true, decode: viaLzma },
-  // fzstd is ~10x faster into a preallocated buffer (the kernel's frames carry no content size); the
-  // trailer is trusted for that only when plausible (zstd -22 gives ~5x on a kernel), so a corrupt
-  // trailer cannot make us allocate and clear up to the 1 GiB limit.
+  // xz and zstd (Debian's kernels) go through the native libraries when present (native.ts), into a buffer
+  // of the trailer's size; the trailer is trusted for that only when plausible (zstd -22 gives ~5x on a
+  // kernel), so a corrupt trailer cannot make us allocate and clear up to the 1 GiB limit.
+  {
+    name: 'xz', magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], sizeTrailer: true,
+    decode: async (d, limit, expected) => {
+      const native = plausible(d, expected) ? (await nativeDecoders()).xz : undefined;
+      return native ? native(d, expected!) : viaLzma(d, limit);
+    },
+  },
+  // Without libzstd: fzstd, ~10x faster into a preallocated buffer (the kernel's frames carry no content size).
   {
     name: 'zstd', magic: [0x28, 0xb5, 0x2f, 0xfd], sizeTrailer: true,
-    decode: async (d, _limit, expected) => (expected && expected <= d.length * 32 ? zstdDecompress(d, new Uint8Array(expected)) : zstdDecompress(d)),
+    decode: async (d, _limit, expected) => {
+      if (!plausible(d, expected)) return zstdDecompress(d);
+      const native = (await nativeDecoders()).zstd;
+      return native ? native(d, expected!) : zstdDecompress(d, new Uint8Array(expected!));
+    },
   },
   { name: 'lzma', magic: [0x5d, 0x00], sizeTrailer: true, decode: viaLzma },
   { name: 'lzo', magic: [0x89, 0x4c, 0x5a, 0x4f, 0x00], sizeTrailer: true, decode: async (d, limit) => unlzop(d, limit) },

@@ -1,7 +1,7 @@
-// The one file that imports koffi: libc open/close/ioctl/mmap/munmap/madvise/read/write and fd polling.
+// The one file of hypervisor/ that imports koffi: libc open/close/ioctl/mmap/munmap/madvise/read/write and fd polling.
 //
-// Everything above this file deals in fds, request numbers and addresses (bigint); nothing else in
-// txl touches koffi. Every call returns the raw result plus errno; callers turn errno into typed
+// Everything above this file deals in fds, request numbers and addresses (bigint); the only other
+// koffi user in txl is domain-builder/kernel/native.ts (libzstd/liblzma decoders, no pointers kept). Every call returns the raw result plus errno; callers turn errno into typed
 // errors. `// FFI:` comments state the invariant each hand-off relies on.
 import { HypervisorError } from '../errors.js';
 
