@@ -58,6 +58,11 @@ describe('planBuild', () => {
     expect(argv).toContain('--format=directory');
     expect(argv.find((a) => a.startsWith('--include='))).toContain('linux-image-cloud-amd64');
     expect(argv).toContain('--setup-hook=sync-in /var/cache/txl/debian-bookworm /var/cache/apt/archives/');
+    // dpkg skips fsync while building, and the option does not stay in the guest's dpkg configuration.
+    const unsafe = argv.indexOf('--dpkgopt=force-unsafe-io');
+    const unset = argv.findIndex((a) => a.startsWith('--customize-hook=sed') && a.includes('force-unsafe-io') && a.includes('/etc/dpkg/dpkg.cfg.d/99mmdebstrap'));
+    expect(unsafe).toBeGreaterThan(0);
+    expect(unset).toBeGreaterThan(unsafe);
     expect(argv.slice(-3)).toEqual(['bookworm', '/srv/xen/.debian-bookworm.txl-build-42/root', 'http://deb.debian.org/debian']);
     expect(JSON.parse(JSON.stringify(plan))).toEqual(plan);
     expect(JSON.stringify(plan)).toBe(JSON.stringify(planBuild(recipe, { outputDir: '/srv/xen', source: 'debian-bookworm', cacheRoot: '/var/cache/txl', mode: 'root', pid: 42, sourceDateEpoch: 1700000000 })));
