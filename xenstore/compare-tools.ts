@@ -1,7 +1,7 @@
 // Byte-for-byte comparison of `txl xenstore <mode>` with the C xenstore-<mode> tools on the same store.
-// Runs where both exist (the lab's dom0): `node dist/xenstore/compare-tools.js [4.17|4.20]` prints one JSON line
+// Runs where both exist (the lab's dom0): `node dist/xenstore/compare-tools.js 4.17|4.20` prints one JSON line
 // of ToolComparison[]. The C tools run as child processes; txl runs in-process through its CLI entry
-// (main(), the code bin/txl runs) and, for a few cases, as the real `txl` command.
+// (main(), the code bin/txl runs; watch included) and, for a few cases, as the real `txl` command.
 import { spawn, spawnSync } from 'node:child_process';
 import { Readable } from 'node:stream';
 import { XenstoreClient } from './client.js';
@@ -155,6 +155,40 @@ async function runWatch(argv: string[], writes: readonly string[]): Promise<Tool
   }
 }
 
+/** `txl xenstore watch` in-process (through main()), making the same writes once it printed its registration events. */
+async function runTxlWatchInProcess(args: readonly string[], writes: readonly string[]): Promise<ToolRun> {
+  const { main } = await import('../toolstack/cli/main.js');
+  const xs = await XenstoreClient.connect();
+  try {
+    const out: string[] = [];
+    const err: string[] = [];
+    const paths = args.filter((a) => a.startsWith('/'));
+    let writing: Promise<void> | undefined;
+    const onOut = (text: string) => {
+      out.push(text);
+      if (!writing && out.join('').split('\n').filter(Boolean).length >= paths.length) {
+        writing = (async () => {
+          for (const w of writes) await xs.write(w, 'x');
+        })();
+      }
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const status = await Promise.race([
+      main(['xenstore', 'watch', ...args], { out: onOut, err: (t) => void err.push(t), stdin: Readable.from([]), stdoutIsTTY: false }),
+      new Promise<number>((resolve) => {
+        timer = setTimeout(() => {
+          err.push('(compare-tools: txl xenstore watch did not end within 60 s)');
+          resolve(-1);
+        }, 60_000);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    await writing;
+    return { status, stdout: Buffer.from(out.join(''), 'utf8').toString('latin1'), stderr: err.join('') };
+  } finally {
+    await xs.close();
+  }
+}
+
 async function stateOf(base: string): Promise<string> {
   return runC('ls', ['-fp', base]).stdout;
 }
@@ -174,7 +208,8 @@ export async function compareTools(
         let run: ToolRun;
         if (tc.mode === 'watch') {
           const writes = (tc.writes ?? []).map((w) => w.replace(/^@/, base));
-          run = await runWatch(tool === 'c' ? [`xenstore-${tc.mode}`, ...args] : ['txl', 'xenstore', tc.mode, ...args], writes);
+          // txl in-process like the other cases (a `txl` process costs seconds of node start-up over 9p).
+          run = tool === 'c' ? await runWatch([`xenstore-${tc.mode}`, ...args], writes) : await runTxlWatchInProcess(args, writes);
         } else if (tool === 'c') run = runC(tc.mode, args);
         else run = tc.process ? runTxlProcess(tc.mode, args) : await runTxlInProcess(tc.mode, args);
         if (tc.state) run = { ...run, state: await stateOf(base) };
@@ -197,8 +232,16 @@ export async function compareTools(
 }
 
 if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
-  const version = process.argv[2] === '4.20' ? '4.20' : '4.17';
-  compareTools(undefined, (r) => process.stderr.write(`${r.same ? 'same' : 'DIFF'} ${r.name}\n`), version).then(
+  const version = process.argv[2];
+  if ((version !== '4.17' && version !== '4.20') || process.argv.length !== 3) {
+    process.stderr.write(`usage: compare-tools.js 4.17|4.20 (got ${JSON.stringify(process.argv.slice(2))})\n`);
+    process.exit(2);
+  }
+  let last = Date.now();
+  compareTools(undefined, (r) => {
+    process.stderr.write(`${r.same ? 'same' : 'DIFF'} ${r.name} (${Date.now() - last} ms)\n`);
+    last = Date.now();
+  }, version).then(
     (results) => {
       // Exit explicitly once the output is flushed: nothing may keep the lab's exec waiting.
       process.stdout.write(`${JSON.stringify(results)}\n`, () => process.exit(results.every((r) => r.same) ? 0 : 1));
