@@ -1,8 +1,9 @@
 // The one file of hypervisor/ that imports koffi: libc open/close/ioctl/mmap/munmap/madvise/read/write and fd polling.
 //
 // Everything above this file deals in fds, request numbers and addresses (bigint); the only other
-// koffi user in txl is domain-builder/kernel/native.ts (libzstd/liblzma decoders, no pointers kept). Every call returns the raw result plus errno; callers turn errno into typed
-// errors. `// FFI:` comments state the invariant each hand-off relies on.
+// koffi user in txl is domain-builder/kernel/native.ts (libzstd/liblzma decoders, no pointers kept).
+// Every call returns the raw result plus errno; callers turn errno into typed errors. `// FFI:`
+// comments state the invariant each hand-off relies on.
 import { HypervisorError } from '../errors.js';
 
 /** Result of a libc call that may fail: `ok` false means errno is set. */
