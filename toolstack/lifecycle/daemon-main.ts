@@ -11,6 +11,14 @@ const log = (line: string): void => {
   process.stdout.write(`${new Date().toISOString()} [${process.pid}] ${line}\n`);
 };
 
+// A failure nobody awaits (the xenstore connection dropping under the monitor's watch) ends the
+// process with a log line; the records stay, and the next `txl create` starts a monitor that takes
+// every registered domain back.
+process.on('unhandledRejection', (error) => {
+  log(`monitor failed: ${messageOf(error)}`);
+  process.exit(1);
+});
+
 const env = process.env;
 const fd = Number(env.TXL_MONITOR_FD ?? '3');
 const idleText = env.TXL_MONITOR_IDLE_MS;
