@@ -2,7 +2,8 @@
 // xenstored), optionally wait for a marker on its console log, then destroy it. Prints one JSON line.
 // Run by bench/build.ts and tests/xen/builder*.test.ts as:
 //   node dist/bench/build-dom0.js --kernel K [--ramdisk R] [--memory MiB] [--vcpus N] [--name N]
-//        [--cmdline S] [--wait MARKER] [--wait-shutdown] [--timeout ms] [--keep]
+//        [--cmdline S] [--wait MARKER] [--wait-shutdown] [--timeout ms] [--keep] [--paused]
+// --paused leaves the domain paused (xl create -p); with --keep it is left for the caller to destroy.
 import { readFileSync } from 'node:fs';
 import { openPrivcmdHypervisor } from '../hypervisor/index.js';
 import { executeCreate, planCreate } from '../toolstack/operations/index.js';
@@ -21,6 +22,7 @@ const vcpus = Number(arg('vcpus') ?? 1);
 const wait = arg('wait');
 const timeoutMs = Number(arg('timeout') ?? 300_000);
 const keep = process.argv.includes('--keep');
+const paused = process.argv.includes('--paused');
 const uuid = `00000000-0000-4000-8000-${String(process.pid).padStart(12, '0')}`;
 const consoleLog = `/var/log/xen/console/guest-${name}.log`;
 
@@ -28,7 +30,7 @@ const hv = await openPrivcmdHypervisor();
 const xs = await XenstoreClient.connect();
 const out: Record<string, unknown> = { name, memoryMiB, vcpus };
 try {
-  const plan = planCreate({ name, uuid, kernel, ramdisk: arg('ramdisk'), cmdline: arg('cmdline') ?? 'console=hvc0', memoryMiB, vcpus });
+  const plan = planCreate({ name, uuid, kernel, ramdisk: arg('ramdisk'), cmdline: arg('cmdline') ?? 'console=hvc0', memoryMiB, vcpus }, { paused });
   const t0 = process.hrtime.bigint();
   const result = await executeCreate(plan, { hypervisor: hv, xenstore: xs });
   out['createNs'] = String(process.hrtime.bigint() - t0);

@@ -52,10 +52,12 @@ for (const xen of versions.length ? versions : (['4.17', '4.20'] as const)) {
     const txlInProcess: number[] = [];
     const xl: number[] = [];
     for (let i = 0; i < RUNS; i++) {
-      const t = await run(['sh', '-c', `s=$(date +%s%N); node ${join(repo, 'dist/bench/build-dom0.js')} --kernel ${kernel} --ramdisk ${initrd} --memory ${MEMORY_MIB} --name txlbench >/tmp/txl.json || exit 1; e=$(date +%s%N); echo $((e-s)); cat /tmp/txl.json`]);
+      // --keep --paused: like `xl create -p`, the timed process leaves the built domain paused (destroyed untimed below).
+      const t = await run(['sh', '-c', `s=$(date +%s%N); node ${join(repo, 'dist/bench/build-dom0.js')} --kernel ${kernel} --ramdisk ${initrd} --memory ${MEMORY_MIB} --name txlbench --keep --paused >/tmp/txl.json || exit 1; e=$(date +%s%N); echo $((e-s)); cat /tmp/txl.json`]);
       const [ns, json] = t.split('\n');
       const result = JSON.parse(json ?? '{}') as { ok?: boolean; createNs?: string; error?: unknown };
       if (!result.ok) throw new Error(`txl build failed: ${JSON.stringify(result.error)}`);
+      await run(['sh', '-c', 'xl destroy txlbench || txl destroy txlbench']);
       txlWhole.push(Number(ns));
       txlInProcess.push(Number(result.createNs));
       xl.push(Number(await run(timed('xl create -p /tmp/xlbench.cfg'))));
