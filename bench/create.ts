@@ -1,0 +1,125 @@
+// Benchmark (issue 7 item 5): `txl create` against `xl create` in one lab boot, minimal kernel
+// (lab/fixtures minikernel, 32 MiB, extra=stay): create-to-running latency of ten sequential creates
+// (xl and txl interleaved, one create each in turn) and of ten concurrent creates, and the time from
+// starting the create to the guest's first console line (xenconsoled's guest log). Prints medians
+// and txl/xl ratios (the aim is at most 0.5) and writes bench/create-result.json. txl's host monitor
+// (toolstack/lifecycle/README.md) is part of what is timed: the first txl create starts it.
+// Usage: npx tsc -p tsconfig.build.json && labslot node dist/bench/create.js [4.17|4.20] [--runs N] [--no-write]
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { buildMinikernel } from '../lab/fixtures/index.js';
+import { bootLab, parseXenVersion, repoRoot, type LabMachine } from '../lab/index.js';
+import { compare, formatComparison, median, summarize, timeWorkload, type Comparison, type Workload } from './harness.js';
+
+const args = process.argv.slice(2);
+const runsAt = args.indexOf('--runs');
+const RUNS = runsAt >= 0 ? Number(args[runsAt + 1]) : 10;
+const write = !args.includes('--no-write');
+const xen = parseXenVersion(args.find((a, i) => /^\d+\.\d+$/.test(a) && args[i - 1] !== '--runs') ?? '4.17');
+
+const repo = repoRoot();
+const cfgDir = join(repo, '.cache', 'bench', 'create');
+mkdirSync(cfgDir, { recursive: true });
+
+/** An xl.cfg for the minimal kernel that stays up until destroyed (teardown is outside the timing). */
+function config(kernel: string, name: string): string {
+  const path = join(cfgDir, `${name}.cfg`);
+  writeFileSync(path, `name = "${name}"\nkernel = "${kernel}"\nmemory = 32\nvcpus = 1\nextra = "stay"\non_poweroff = "destroy"\non_crash = "destroy"\n`);
+  return path;
+}
+
+/** Destroys every bench guest with xl (the same clean-up after both tools' runs) and drops their console logs. */
+const destroyAll = (): string[] => ['sh', '-c', "for d in $(xl list | awk '$1 ~ /^bc-/ {print $1}'); do xl destroy $d; done; rm -f /var/log/xen/console/guest-bc-*.log; true"];
+
+const tools = { xl: ['xl', 'create'], txl: ['txl', 'create'] } as const;
+type Tool = keyof typeof tools;
+
+function workload(kernel: string, tool: Tool, prefix: string, concurrency = 1): Workload {
+  for (let c = 0; c < Math.max(concurrency, RUNS); c++) config(kernel, `bc-${tool}-${prefix}-${c}`);
+  return {
+    argv: (run, copy) => [...tools[tool], join(cfgDir, `bc-${tool}-${prefix}-${concurrency > 1 ? copy : run}.cfg`)],
+    after: destroyAll,
+    concurrency,
+  };
+}
+
+/**
+ * Time from starting `TOOL create` to the guest's first console line in xenconsoled's log, measured in
+ * dom0 with bash builtins only (EPOCHREALTIME, `read -t` as the sleep) so the poll costs no processes.
+ */
+async function firstLine(lab: LabMachine, tool: Tool, cfg: string, name: string): Promise<number> {
+  const log = `/var/log/xen/console/guest-${name}.log`;
+  const script = [
+    `rm -f ${log}`,
+    // A FIFO held open for writing by ourselves: `read -t` on it waits the whole timeout.
+    'rm -f /tmp/bench-fifo; mkfifo /tmp/bench-fifo; exec 9<>/tmp/bench-fifo',
+    's=${EPOCHREALTIME/./}',
+    `${tools[tool].join(' ')} ${cfg} >/tmp/bench-first.out 2>&1 &`,
+    'for i in $(seq 6000); do',
+    `  if [[ -f ${log} ]] && IFS= read -r l < ${log} && [[ $l == *txl-minikernel:\\ hello* ]]; then e=\${EPOCHREALTIME/./}; echo "first $s $e"; break; fi`,
+    '  read -t 0.02 -u 9',
+    'done',
+    'wait; cat /tmp/bench-first.out',
+  ].join('\n');
+  try {
+    const r = await lab.exec(['bash', '-c', script], { timeoutMs: 300_000 });
+    const m = /^first (\d+) (\d+)$/m.exec(r.stdout);
+    if (!m) throw new Error(`bench: no console line from ${tool}'s ${name}:\n${r.stdout}${r.stderr}`);
+    return (Number(m[2]) - Number(m[1])) / 1000;
+  } finally {
+    await lab.exec(destroyAll(), { timeoutMs: 300_000 });
+  }
+}
+
+const kernel = await buildMinikernel();
+const lab = await bootLab({ xen, onLog: (l) => process.stderr.write(`${l}\n`) });
+const results: Record<string, unknown> = {};
+try {
+  await lab.exec(destroyAll(), { timeoutMs: 300_000 });
+  // Warm-up: the first create of each tool pays for loading it from the disk image (and txl's monitor start).
+  for (const tool of ['xl', 'txl'] as const) await timeWorkload(lab, { argv: () => [...tools[tool], config(kernel, `bc-${tool}-warm`)], after: destroyAll }, 1);
+
+  const comparisons: Comparison[] = [];
+  const sequential = await compare(lab, `create, ${RUNS} sequential (one at a time, interleaved)`, workload(kernel, 'xl', 'seq'), workload(kernel, 'txl', 'seq'), RUNS);
+  comparisons.push(sequential);
+  process.stdout.write(`${formatComparison(sequential)}\n`);
+  const concurrent = await compare(lab, `create, ${RUNS} concurrent (wall time of all)`, workload(kernel, 'xl', 'con', RUNS), workload(kernel, 'txl', 'con', RUNS), 1);
+  comparisons.push(concurrent);
+  process.stdout.write(`${formatComparison(concurrent)}\n`);
+
+  const first: Record<Tool, number[]> = { xl: [], txl: [] };
+  const firstRuns = Math.max(3, Math.min(RUNS, 5));
+  for (let run = 0; run < firstRuns; run++) {
+    for (const tool of ['xl', 'txl'] as const) {
+      const name = `bc-${tool}-first-${run}`;
+      first[tool].push(await firstLine(lab, tool, config(kernel, name), name));
+    }
+  }
+  const firstRatio = median(first.txl) / median(first.xl);
+  process.stdout.write(
+    `time to first console line (median of ${firstRuns}): xl ${median(first.xl).toFixed(0)} ms, txl ${median(first.txl).toFixed(0)} ms, ratio txl/xl = ${firstRatio.toFixed(2)}\n`,
+  );
+  results[xen] = {
+    sequential: { xl: summarize(sequential.reference), txl: summarize(sequential.txl), ratio: Number(sequential.ratio.toFixed(3)), xlMs: sequential.reference.runMs.map(Math.round), txlMs: sequential.txl.runMs.map(Math.round) },
+    concurrent: {
+      copies: RUNS, xlWallMs: Math.round(median(concurrent.reference.runMs)), txlWallMs: Math.round(median(concurrent.txl.runMs)), ratio: Number(concurrent.ratio.toFixed(3)),
+      xlCopyMs: concurrent.reference.copyMs.map(Math.round), txlCopyMs: concurrent.txl.copyMs.map(Math.round),
+    },
+    firstConsoleLine: { runs: firstRuns, xlMs: first.xl.map(Math.round), txlMs: first.txl.map(Math.round), ratio: Number(firstRatio.toFixed(3)) },
+  };
+  process.stdout.write(`aim (issue 7): txl/xl at most 0.5 for sequential and concurrent creates; measured ${sequential.ratio.toFixed(2)} and ${concurrent.ratio.toFixed(2)}\n`);
+} finally {
+  await lab.shutdown();
+}
+if (write) {
+  const record = {
+    what: 'txl create vs xl create of lab/fixtures minikernel (32 MiB, 1 vcpu, extra=stay) in one lab boot; times in dom0 (bash EPOCHREALTIME)',
+    machine: 'QEMU TCG, 2 vCPUs, dom0 1024 MiB; host 2 cores shared with other work (load average at the end below)',
+    measuredAt: new Date().toISOString(),
+    hostLoadAverage: loadavg().map((l) => Number(l.toFixed(2))),
+    results,
+  };
+  writeFileSync(join(repo, 'bench', 'create-result.json'), `${JSON.stringify(record, null, 2)}\n`);
+  process.stdout.write('wrote bench/create-result.json\n');
+}
