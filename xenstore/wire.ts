@@ -37,9 +37,11 @@ export type XsTypeNumber = (typeof XsType)[keyof typeof XsType];
 
 /** Name of a type number ("READ"), or "TYPE_<n>" for unknown numbers. */
 export function typeName(type: number): string {
-  for (const [name, value] of Object.entries(XsType)) if (value === type && name !== 'TYPE_COUNT') return name;
-  return `TYPE_${type}`;
+  return TYPE_NAMES.get(type) ?? `TYPE_${type}`;
 }
+
+// Built once: typeName() is on every request's path.
+const TYPE_NAMES = new Map<number, string>(Object.entries(XsType).filter(([name]) => name !== 'TYPE_COUNT').reverse().map(([name, value]) => [value, name])); // first name wins
 
 /** sizeof(struct xsd_sockmsg). */
 export const HEADER_SIZE = 16;
