@@ -90,17 +90,21 @@ export function toolCases(): ToolCase[] {
 }
 
 async function seed(xs: XenstoreClient, base: string): Promise<void> {
-  await xs.rm(base).catch(() => undefined);
-  await xs.write(`${base}/a`, 'hello');
-  await xs.write(`${base}/b/c`, 'line1\nline2\ttab\\');
-  await xs.write(`${base}/long`, 'x'.repeat(100));
-  await xs.write(`${base}/bin`, Buffer.from([1, 0x7f, 0xc3, 0x28, 0]));
-  await xs.write(`${base}/empty`, '');
-  await xs.write(`${base}/deep/1/2/3/4`, 'd');
-  await xs.write(`${base}/deep/${'n'.repeat(75)}`, 'long name');
-  await xs.write(`${base}/deep/1/v`, 'y'.repeat(60));
-  await xs.write(`${base}/perm`, 'p');
-  await xs.setPermissions(`${base}/perm`, [{ domid: 0, access: 'n' }, { domid: 5, access: 'r' }]);
+  // Pipelined on one connection: xenstored handles them in this order, so children keep this order.
+  const steps: Promise<unknown>[] = [
+    xs.rm(base).catch(() => undefined),
+    xs.write(`${base}/a`, 'hello'),
+    xs.write(`${base}/b/c`, 'line1\nline2\ttab\\'),
+    xs.write(`${base}/long`, 'x'.repeat(100)),
+    xs.write(`${base}/bin`, Buffer.from([1, 0x7f, 0xc3, 0x28, 0])),
+    xs.write(`${base}/empty`, ''),
+    xs.write(`${base}/deep/1/2/3/4`, 'd'),
+    xs.write(`${base}/deep/${'n'.repeat(75)}`, 'long name'),
+    xs.write(`${base}/deep/1/v`, 'y'.repeat(60)),
+    xs.write(`${base}/perm`, 'p'),
+    xs.setPermissions(`${base}/perm`, [{ domid: 0, access: 'n' }, { domid: 5, access: 'r' }]),
+  ];
+  await Promise.all(steps);
 }
 
 function runC(mode: string, args: readonly string[]): ToolRun {
@@ -199,12 +203,15 @@ export async function compareTools(
 ): Promise<ToolComparison[]> {
   const xs = await XenstoreClient.connect();
   const results: ToolComparison[] = [];
+  let dirty = true;
   try {
     for (const tc of toolCases()) {
       const args = tc.args.map((a) => a.replace(/^@/, base));
       const runs: ToolRun[] = [];
       for (const tool of ['c', 'txl'] as const) {
-        await seed(xs, base);
+        // Re-seed only after a run that may have changed the store (mutating modes and watch's writes).
+        if (dirty) await seed(xs, base);
+        dirty = tc.state === true || tc.mode === 'watch';
         let run: ToolRun;
         if (tc.mode === 'watch') {
           const writes = (tc.writes ?? []).map((w) => w.replace(/^@/, base));
