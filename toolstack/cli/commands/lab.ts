@@ -22,7 +22,8 @@ interface ExecArgs {
   '--'?: string[];
 }
 
-const labExecCommand = defineCommand<ExecArgs>({
+/** `txl lab exec`: exported for the parsing test. */
+export const labExecCommand = defineCommand<ExecArgs>({
   command: 'exec [cmd..]',
   describe: 'Boot the lab, run CMD in dom0, stream its output, exit with its status (QEMU is always stopped)',
   builder: (y) =>
@@ -32,7 +33,8 @@ const labExecCommand = defineCommand<ExecArgs>({
       .option('disk', { type: 'string', describe: 'HOST[:ro] raw image attached as /dev/vdb, /dev/vdc... (writable unless :ro). Repeatable' })
       .option('timeout', { type: 'number', describe: 'Kill CMD after S seconds (then exit 124)' })
       .positional('cmd', { type: 'string', array: true, describe: 'the command (put it after --)' })
-      .parserConfiguration({ 'populate--': true }) as never,
+      // The command's words go to dom0 as typed: `sh run.sh 4.20` must not arrive as `4.2`.
+      .parserConfiguration({ 'populate--': true, 'parse-numbers': false, 'parse-positional-numbers': false }) as never,
   examples: [
     ['txl lab exec -- xl list', 'List domains with the reference xl in a Xen 4.17 dom0'],
     ['txl lab exec --xen 4.20 --add guest.cfg -- xl create guest.cfg', 'Boot a guest under Xen 4.20'],
