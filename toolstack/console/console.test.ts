@@ -96,6 +96,35 @@ describe('the console client over a pty', () => {
     await xs.close();
   });
 
+  it('settled() waits for output to go quiet (from the call or the last output), bounded by its maximum', async () => {
+    const pty = await fakeConsoled();
+    const { xs } = await storeWithDomain(9);
+    await xs.write('/local/domain/9/console/tty', pty.slave);
+    const session = await openConsole({ store: xs, domid: 9 });
+    const out = sink();
+    const ended = session.relay({ output: out.stream, interactive: false });
+    // Quiet from the start: returns after quietMs, not at once.
+    let t = Date.now();
+    await session.settled(300, 5000);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(290);
+    // Output keeps coming every 100 ms for ~1 s: settled waits until it stops, then quietMs more.
+    const timer = setInterval(() => pty.toSlave('tick\r\n'), 100);
+    setTimeout(() => clearInterval(timer), 1000);
+    t = Date.now();
+    await session.settled(300, 5000);
+    expect(Date.now() - t).toBeGreaterThanOrEqual(1000);
+    expect(out.text()).toContain('tick');
+    // Never quiet: the maximum bounds the wait.
+    const noisy = setInterval(() => pty.toSlave('x'), 20);
+    t = Date.now();
+    await session.settled(300, 700);
+    clearInterval(noisy);
+    expect(Date.now() - t).toBeLessThan(2000);
+    await session.close();
+    await ended;
+    await xs.close();
+  });
+
   it('waits for xenconsoled to publish the tty, and ends when the domain is removed', async () => {
     const pty = await fakeConsoled();
     const { xs } = await storeWithDomain(9);

@@ -75,6 +75,13 @@ export interface ConsoleSession {
   relay(io: ConsoleIo): Promise<ConsoleEnd>;
   /** Releases the pty and the watch without relaying (idempotent). */
   close(): Promise<void>;
+  /**
+   * Resolves once no console output has arrived for `quietMs` counted from this call or from the
+   * last output, whichever is later, or after `maxMs`. `txl create -c` waits for this between the
+   * guest's shutdown and destroying it, so the guest's last lines (still in the ring or in
+   * xenconsoled) reach the user before the domain and its console go away.
+   */
+  settled(quietMs: number, maxMs: number): Promise<void>;
 }
 
 /**
@@ -222,6 +229,16 @@ export async function openConsole(opts: OpenConsoleOptions): Promise<ConsoleSess
 
   const firstPath = pty.path;
   let current: OpenPty | undefined = pty;
+  let lastOutputAt = 0;
+  const settled = async (quietMs: number, maxMs: number): Promise<void> => {
+    const start = Date.now();
+    for (;;) {
+      const now = Date.now();
+      const quietSince = Math.max(start, lastOutputAt);
+      if (closed || now - quietSince >= quietMs || now - start >= maxMs) return;
+      await new Promise((r) => setTimeout(r, Math.min(50, quietMs)));
+    }
+  };
   let closed = false;
   let relayed = false;
   const close = async (): Promise<void> => {
@@ -250,6 +267,7 @@ export async function openConsole(opts: OpenConsoleOptions): Promise<ConsoleSess
 
     const attachPty = (p: OpenPty): void => {
       p.reader.on('data', (chunk: Buffer) => {
+        lastOutputAt = Date.now();
         if (!done) io.output.write(chunk);
       });
       const lost = (): void => {
@@ -342,6 +360,7 @@ export async function openConsole(opts: OpenConsoleOptions): Promise<ConsoleSess
     },
     relay,
     close,
+    settled,
   };
 }
 

@@ -142,7 +142,13 @@ async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo)
     let restarted: () => void = () => undefined;
     const restart = new Promise<void>((resolve) => (restarted = resolve));
     const monitor = new DomainMonitor({
-      hv: ctx.hv, store: asLifecycleStore(store), destroy: (domid) => destroyDomainFully({ hypervisor: ctx.hv, store, hotplug }, domid),
+      hv: ctx.hv, store: asLifecycleStore(store),
+      // The guest has shut down: let its last console lines through (xenconsoled drains the ring on
+      // its own schedule) before the domain and its console go away.
+      destroy: async (domid) => {
+        if (domid === result.domid) await session.settled(1000, 5000);
+        await destroyDomainFully({ hypervisor: ctx.hv, store, hotplug }, domid);
+      },
       onEvent: (event) => {
         if (event.type === 'restarted') restarted();
       },
