@@ -161,6 +161,26 @@ describe('devices through the txl CLI', () => {
     await expectNothingLeft();
   });
 
+  it('destroy frees the devices before the domain dies (libxl order): who waits for its death finds the image free', async () => {
+    const domid = await sim.createDomain({ uuid: crypto.randomUUID(), maxVcpus: 1 });
+    await xs.write(`/local/domain/${domid}/name`, 'order');
+    const loop = (await host.runner.run(['losetup', '-f', '--show', '/srv/root.img'])).stdout.trim();
+    await xs.write(`/local/domain/0/backend/vbd/${domid}/51712/params`, '/srv/root.img');
+    await xs.write(`/local/domain/0/backend/vbd/${domid}/51712/node`, loop);
+    const seen: boolean[] = [];
+    host.beforeRun = async (argv) => {
+      if (argv[0] === 'losetup' && argv[1] === '-d') seen.push((await sim.findDomain(domid)) !== undefined);
+    };
+    try {
+      await destroyDomainFully({ hypervisor: sim, store: xs, hotplug: host }, domid);
+    } finally {
+      host.beforeRun = undefined;
+    }
+    expect(seen).toEqual([true]);
+    expect(await sim.findDomain(domid)).toBeUndefined();
+    await expectNothingLeft();
+  });
+
   it('destroy removes a half-built domain\'s devices and loop devices, and a second destroy finds nothing to do', async () => {
     const domid = await sim.createDomain({ uuid: crypto.randomUUID(), maxVcpus: 1 });
     await xs.write(`/local/domain/${domid}/name`, 'half');

@@ -6,7 +6,7 @@ import type { ResolvedDisk } from '../config/index.js';
 import type { RunOptions, RunResult } from '../../image-tools/runner.js';
 import { MemoryXenstore, XenstoreClient } from '../../xenstore/index.js';
 import {
-  physicalDevice, randomXenMac, removeDeviceNodes, splitDev, vbdHotplugAdd, vbdHotplugRemove, vbdNodes, vifHotplugOnline, vifNodes, writeDeviceNodes,
+  detachLoop, physicalDevice, randomXenMac, removeDeviceNodes, splitDev, vbdHotplugAdd, vbdHotplugRemove, vbdNodes, vifHotplugOnline, vifNodes, writeDeviceNodes,
   type HotplugHost,
 } from './index.js';
 
@@ -128,6 +128,23 @@ describe('native block hotplug', () => {
     expect(await xs.read(`${dev.backend}/physical-device-path`)).toBe('/dev/loop3');
     await vbdHotplugRemove(xs, host, dev);
     expect(calls.at(-1)).toEqual(['losetup', '-d', '/dev/loop3']);
+  });
+
+  it('waits (bounded) for the kernel to free a loop device blkback still held when losetup -d ran', async () => {
+    const sys: Record<string, string> = { '/sys/block/loop3/loop/backing_file': '/img/a.raw' };
+    let reads = 0;
+    const { host, calls } = fakeHost({}, sys);
+    // After losetup -d the device stays bound (autoclear) for three more polls, then blkback lets go.
+    const held: HotplugHost = { ...host, readSys: async (p) => (calls.length && ++reads > 3 ? undefined : sys[p]) };
+    await detachLoop(held, '/dev/loop3', '/img/a.raw', { pollMs: 1 });
+    expect(calls).toEqual([['losetup', '-d', '/dev/loop3']]);
+    expect(reads).toBe(4);
+    // Still held after the wait: not an error (the kernel frees it when blkback closes it).
+    const stuck = fakeHost({}, sys);
+    const started = Date.now();
+    await detachLoop(stuck.host, '/dev/loop3', '/img/a.raw', { pollMs: 5, releaseTimeoutMs: 40 });
+    expect(Date.now() - started).toBeGreaterThanOrEqual(40);
+    expect(stuck.calls).toEqual([['losetup', '-d', '/dev/loop3']]);
   });
 
   it('leaves a loop device alone that is free or now serves another file (idempotent remove)', async () => {

@@ -203,19 +203,34 @@ export async function vifHotplugOffline(host: HotplugHost, ifname: string): Prom
   }
 }
 
+/** How long detachLoop waits for the kernel to free a loop device blkback still held (default 10 s). */
+export interface LoopReleaseOptions {
+  readonly releaseTimeoutMs?: number;
+  readonly pollMs?: number;
+}
+
 /**
  * Detaches loop device `node` if it is still bound to `backing` (when given): a loop device that is
  * already free, or that now serves another file, is left alone (idempotent). While blkback still
- * holds it open the kernel detaches it when blkback lets go (LO_FLAGS_AUTOCLEAR).
+ * holds it open, `losetup -d` only marks it LO_FLAGS_AUTOCLEAR and the kernel frees it when blkback
+ * lets go, which happens asynchronously once the backend's xenstore directory is gone: wait (bounded)
+ * for that, so that when destroy returns the image is free for the next user, as after xl's block
+ * script. A device still held after the wait stays marked for autoclear (not an error: nothing else
+ * can be done, and it goes when blkback closes it).
  */
-export async function detachLoop(host: HotplugHost, node: string, backing?: string): Promise<void> {
+export async function detachLoop(host: HotplugHost, node: string, backing?: string, opts: LoopReleaseOptions = {}): Promise<void> {
   const name = /^\/dev\/(loop[0-9]+)$/.exec(node)?.[1];
   if (!name) return;
-  const bound = await host.readSys(`/sys/block/${name}/loop/backing_file`);
+  const backingFile = `/sys/block/${name}/loop/backing_file`;
+  const bound = await host.readSys(backingFile);
   if (bound === undefined) return;
   if (backing !== undefined && bound !== backing && !bound.startsWith(`${backing} `)) return;
   const r = await host.runner.run(['losetup', '-d', node]);
-  if (r.status !== 0 && (await host.readSys(`/sys/block/${name}/loop/backing_file`)) !== undefined) {
+  if (r.status !== 0 && (await host.readSys(backingFile)) !== undefined) {
     throw new DeviceError('TXL_DEV_HOTPLUG', `losetup -d ${node} failed: ${(r.stderr || r.stdout).trim()}`, { details: { node } });
+  }
+  const deadline = Date.now() + (opts.releaseTimeoutMs ?? 10_000);
+  while ((await host.readSys(backingFile)) !== undefined && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, opts.pollMs ?? 50));
   }
 }

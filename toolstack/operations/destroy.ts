@@ -1,5 +1,5 @@
-// Destroying a domain with everything it has (libxl__destroy_domid): the domain in Xen, its devices
-// (vif out of the bridge, backend/frontend nodes, loop devices), its console backend, /vm/<uuid>,
+// Destroying a domain with everything it has (libxl__destroy_domid): its devices (vif out of the
+// bridge, backend/frontend nodes, loop devices), then the domain in Xen, its console backend, /vm/<uuid>,
 // /local/domain/N and /libxl/N. Idempotent, and works on a half-built domain or one already gone.
 import { messageOf } from '../../common/errors.js';
 import type { Hypervisor } from '../../hypervisor/index.js';
@@ -30,10 +30,13 @@ export async function destroyDomainFully(deps: DestroyDeps, domid: number): Prom
   // Read before the domain (and xenstored's view of it) goes away.
   const vmPath = await store.tryRead(`${domPath}/vm`).catch(() => undefined);
   await hv.pause(domid).catch(() => undefined);
+  // libxl's order (libxl__destroy_domid): the devices first, while the domain still exists, then the
+  // domain. Whoever waits for the domain to die (`shutdown -ww`, the monitor's clients) then finds
+  // its loop devices freed and its vifs out of the bridge.
+  const problems = await teardownDomainDevices(store, deps.hotplug, domid);
   await hv.destroyDomain(domid).catch(async (error: unknown) => {
     if (await hv.findDomain(domid)) throw error;
   });
-  const problems = await teardownDomainDevices(store, deps.hotplug, domid);
   const rm = async (path: string): Promise<void> => {
     try {
       await store.rm(path);
