@@ -3,7 +3,7 @@
 // outputs and moved into place at the end, so an interrupted or failed build leaves no output names.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createImage, mke2fsArgv, runChecked, writeSparseFile } from './disk.js';
+import { createImage, mke2fsArgv, runChecked, tableOf, writeSparseFile } from './disk.js';
 import { ImageError } from './errors.js';
 import type { BuildPlan } from './plan.js';
 import type { CommandRunner } from './runner.js';
@@ -188,13 +188,13 @@ export async function executeBuild(plan: BuildPlan, opts: ExecuteOptions): Promi
 
     enter('filesystem', `making ${formatSize(plan.filesystem.sizeBytes)} ${plan.filesystem.type} from the root (mke2fs -d, no mount)`);
     const workImage = join(plan.workDir, 'disk.img');
-    const spec = { path: workImage, sizeBytes: plan.filesystem.sizeBytes, filesystem: plan.filesystem.type, partitioned: plan.filesystem.partitioned, label: plan.filesystem.label, uuid: plan.uuid, sourceDateEpoch: plan.sourceDateEpoch };
+    const spec = { path: workImage, sizeBytes: plan.filesystem.sizeBytes, filesystem: plan.filesystem.type, partitioned: plan.filesystem.partitioned, partitionTable: plan.filesystem.partitionTable, label: plan.filesystem.label, uuid: plan.uuid, sourceDateEpoch: plan.sourceDateEpoch };
     if (plan.mode === 'root') {
       await createImage({ ...spec, fromDirectory: plan.rootDir }, runner);
     } else {
       // Rootless: unpack the tar and run mke2fs -d in one fakeroot session, so files stay root's.
       const tree = join(plan.workDir, 'tree');
-      writeSparseFile(workImage, spec.sizeBytes, spec.partitioned, parseInt(plan.uuid.slice(0, 8), 16));
+      writeSparseFile(workImage, spec.sizeBytes, tableOf(spec), plan.uuid, spec.label);
       const mk = mke2fsArgv({ ...spec, fromDirectory: tree }, workImage).map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
       await runChecked(runner, 'make the filesystem under fakeroot', ['fakeroot', 'sh', '-c', `mkdir '${tree}' && tar -C '${tree}' -xpf '${plan.rootDir}' && ${mk}`], [0], {
         SOURCE_DATE_EPOCH: String(plan.sourceDateEpoch),

@@ -30,10 +30,10 @@ describe('createImage', () => {
     expect(readdirSync(dir).filter((f) => f.includes('.tmp'))).toEqual([]);
   });
 
-  it('makes a partitioned ext3 image with the filesystem at 1 MiB', async () => {
+  it('makes a partitioned ext3 image (MBR) with the filesystem at 1 MiB', async () => {
     const path = join(dir, 'part.img');
-    await createImage({ path, sizeBytes: 64 * 1024 * 1024, filesystem: 'ext3', partitioned: true }, runner);
-    expect(filesystemOffset(path)).toEqual({ offset: PARTITION_OFFSET, partition: 1 });
+    await createImage({ path, sizeBytes: 64 * 1024 * 1024, filesystem: 'ext3', partitioned: true, partitionTable: 'mbr' }, runner);
+    expect(filesystemOffset(path)).toEqual({ offset: PARTITION_OFFSET, partition: 1, table: 'mbr', bytes: 63 * 1024 * 1024 });
     const s = await stats(`${path}?offset=${PARTITION_OFFSET}`);
     expect(s['Filesystem features']).toContain('has_journal');
     expect(s['Filesystem features']).not.toContain('extent'); // ext3, not ext4
@@ -55,9 +55,85 @@ describe('createImage', () => {
   });
 
   it('builds the mke2fs command line as data', () => {
-    expect(mke2fsArgv({ path: 'a', sizeBytes: 4 * 1024 ** 3, filesystem: 'ext4', partitioned: true, uuid: 'u', label: 'L', fromDirectory: '/r' }, 't')).toEqual([
+    expect(mke2fsArgv({ path: 'a', sizeBytes: 4 * 1024 ** 3, filesystem: 'ext4', partitioned: true, partitionTable: 'mbr', uuid: 'u', label: 'L', fromDirectory: '/r' }, 't')).toEqual([
       'mke2fs', '-q', '-F', '-t', 'ext4', '-E', 'hash_seed=u,root_owner=0:0,offset=1048576', '-L', 'L', '-U', 'u', '-d', '/r', 't', `${(4 * 1024 ** 3 - 1048576) / 1024}k`,
     ]);
+    // GPT (the default table): the filesystem stops at the last whole MiB before the backup table.
+    expect(mke2fsArgv({ path: 'a', sizeBytes: 4 * 1024 ** 3, filesystem: 'ext4', partitioned: true, uuid: 'u' }, 't').slice(-2)).toEqual(['t', `${(4 * 1024 - 2) * 1024}k`]);
+    expect(mke2fsArgv({ path: 'a', sizeBytes: 4 * 1024 ** 3, filesystem: 'ext4', partitioned: false, uuid: 'u' }, 't').at(-1)).toBe('t');
+  });
+});
+
+/** Runs a host tool and returns its stdout; the test fails with its output when it fails. */
+async function tool(argv: string[]): Promise<string> {
+  const r = await runner.run(argv);
+  expect(r.status, `${argv.join(' ')}: ${r.stdout}${r.stderr}`).toBe(0);
+  return r.stdout;
+}
+
+// GPT images checked by the real tools (util-linux sfdisk and blkid, gdisk's sgdisk, e2fsprogs), not by our parser.
+describe('GPT images, checked by sfdisk, sgdisk, blkid and e2fsck', () => {
+  it('txl image create --partitioned: a valid GPT with one Linux partition holding the filesystem', async () => {
+    const path = join(dir, 'gpt.img');
+    const uuid = '0b5e7c1a-2d3f-4a5b-8c6d-7e8f90a1b2c3';
+    await createImage({ path, sizeBytes: 64 * 1024 * 1024, filesystem: 'ext4', partitioned: true, label: 'web1', uuid }, runner);
+    expect(statSync(path).blocks * 512).toBeLessThan(8 * 1024 * 1024);
+    // sgdisk -v checks both headers, their CRCs, the entry arrays and overlaps.
+    expect(await tool(['sgdisk', '-v', path])).toMatch(/No problems found/);
+    const dump = JSON.parse(await tool(['sfdisk', '--json', path])) as { partitiontable: { label: string; firstlba: number; lastlba: number; partitions: { start: number; size: number; type: string; name: string }[] } };
+    expect(dump.partitiontable.label).toBe('gpt');
+    expect(dump.partitiontable.lastlba).toBe(64 * 2048 - 34);
+    expect(dump.partitiontable.partitions).toEqual([expect.objectContaining({ start: 2048, size: 62 * 2048, type: '0FC63DAF-8483-4772-8E79-3D69D8477DE4', name: 'web1' })]);
+    expect(await tool(['sfdisk', '--verify', path])).toContain('No errors detected');
+    // blkid finds the table on the disk and the ext4 filesystem (with our UUID and label) at the partition's offset.
+    expect(await tool(['blkid', '-p', '-o', 'export', path])).toMatch(/PTTYPE=gpt/);
+    const fsid = await tool(['blkid', '-p', '-o', 'export', '-O', String(2048 * 512), path]);
+    expect(fsid).toContain(`UUID=${uuid}`);
+    expect(fsid).toContain('TYPE=ext4');
+    expect(fsid).toContain('LABEL=web1');
+    await tool(['e2fsck', '-fn', `${path}?offset=${2048 * 512}`]);
+    const s = await stats(`${path}?offset=${2048 * 512}`);
+    expect(Number(s['Block count']) * Number(s['Block size'])).toBe(62 * 1024 * 1024);
+    expect(filesystemOffset(path)).toEqual({ offset: 2048 * 512, partition: 1, table: 'gpt', bytes: 62 * 1024 * 1024 });
+  });
+
+  it('txl image resize: the partition, the backup table and the filesystem move to the new end', async () => {
+    const path = join(dir, 'gpt-grow.img');
+    await createImage({ path, sizeBytes: 64 * 1024 * 1024, filesystem: 'ext4', partitioned: true }, runner);
+    await resizeImage(path, 200 * 1024 * 1024, runner);
+    expect(statSync(path).size).toBe(200 * 1024 * 1024);
+    expect(await tool(['sgdisk', '-v', path])).toMatch(/No problems found/);
+    const dump = JSON.parse(await tool(['sfdisk', '--json', path])) as { partitiontable: { lastlba: number; partitions: { start: number; size: number }[] } };
+    expect(dump.partitiontable.lastlba).toBe(200 * 2048 - 34);
+    expect(dump.partitiontable.partitions).toEqual([expect.objectContaining({ start: 2048, size: 198 * 2048 })]);
+    await tool(['e2fsck', '-fn', `${path}?offset=${2048 * 512}`]);
+    const s = await stats(`${path}?offset=${2048 * 512}`);
+    expect(Number(s['Block count']) * Number(s['Block size'])).toBe(198 * 1024 * 1024);
+    // The old backup header (at 64 MiB - 512) was blanked: no stale "EFI PART" inside the partition.
+    const { readFileSync } = await import('node:fs');
+    expect(readFileSync(path).subarray(64 * 1024 * 1024 - 512, 64 * 1024 * 1024 - 504).toString('latin1')).not.toBe('EFI PART');
+  });
+
+  it('a GPT whose primary header is corrupt is refused with the file named', async () => {
+    const path = join(dir, 'gpt-bad.img');
+    await createImage({ path, sizeBytes: 32 * 1024 * 1024, filesystem: 'ext4', partitioned: true }, runner);
+    const { openSync: open, writeSync: write, closeSync: close } = await import('node:fs');
+    const fd = open(path, 'r+');
+    write(fd, Buffer.from([0x99]), 0, 1, 512 + 40);
+    close(fd);
+    expect(() => filesystemOffset(path)).toThrow(/gpt-bad\.img: GPT header CRC does not match/);
+    await expect(resizeImage(path, 64 * 1024 * 1024, runner)).rejects.toThrow(/GPT header CRC/);
+    expect(statSync(path).size).toBe(32 * 1024 * 1024);
+  });
+
+  it('restores the table and the size when resize2fs fails on a GPT image', async () => {
+    const path = join(dir, 'gpt-fail.img');
+    await createImage({ path, sizeBytes: 32 * 1024 * 1024, filesystem: 'ext4', partitioned: true }, runner);
+    const { readFileSync } = await import('node:fs');
+    const before = readFileSync(path);
+    const failing = new RecordingRunner().on('e2fsck', () => ({ status: 0 })).on('resize2fs', () => ({ status: 1, stderr: 'resize2fs: nope' }));
+    await expect(resizeImage(path, 64 * 1024 * 1024, failing)).rejects.toThrow(/resize2fs failed/);
+    expect(readFileSync(path).equals(before)).toBe(true);
   });
 });
 
@@ -71,10 +147,12 @@ describe('resizeImage', () => {
     expect(Number(s['Block count']) * Number(s['Block size'])).toBe(256 * 1024 * 1024);
   });
 
-  it('grows a partitioned image: partition entry and filesystem', async () => {
+  it('grows a partitioned image (MBR): partition entry and filesystem', async () => {
     const path = join(dir, 'growp.img');
-    await createImage({ path, sizeBytes: 64 * 1024 * 1024, filesystem: 'ext4', partitioned: true }, runner);
+    await createImage({ path, sizeBytes: 64 * 1024 * 1024, filesystem: 'ext4', partitioned: true, partitionTable: 'mbr' }, runner);
     await resizeImage(path, 128 * 1024 * 1024, runner);
+    expect(statSync(path).size).toBe(128 * 1024 * 1024);
+    expect(await tool(['sfdisk', '--verify', path])).toContain('No errors detected');
     const s = await stats(`${path}?offset=${PARTITION_OFFSET}`);
     expect(Number(s['Block count']) * Number(s['Block size'])).toBe(127 * 1024 * 1024);
     const fsck = await runner.run(['e2fsck', '-fn', `${path}?offset=${PARTITION_OFFSET}`]);

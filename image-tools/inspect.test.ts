@@ -63,6 +63,8 @@ describe('inspectImage', () => {
       },
     });
     expect(r.filesystemOffset).toBe(1048576);
+    expect([r.partitionTable, r.partition]).toEqual(['gpt', 1]);
+    expect(formatInspection(r)).toContain('in GPT partition 1 at offset 1048576');
     expect(r.distribution).toEqual({ id: 'debian', version: '12', codename: 'bookworm', prettyName: 'Debian GNU/Linux 12 (bookworm)' });
     expect(r.init).toBe('systemd');
     expect(r.hostname).toBe('web1');

@@ -3,7 +3,7 @@
 // with warnings for what will not work on Xen.
 import { existsSync, statSync } from 'node:fs';
 import { posix } from 'node:path';
-import { e2fsTarget, filesystemOffset } from './disk.js';
+import { e2fsTarget, filesystemOffset, type FilesystemLocation } from './disk.js';
 import { ImageError } from './errors.js';
 import type { CommandRunner } from './runner.js';
 
@@ -28,6 +28,9 @@ export interface ImageReport {
   readonly apparentBytes: number;
   readonly allocatedBytes: number;
   readonly filesystemOffset: number;
+  /** Partition table found (gpt, mbr) and the filesystem's partition number, or none for a whole-disk filesystem. */
+  readonly partitionTable: FilesystemLocation['table'];
+  readonly partition: number | undefined;
   readonly distribution: { readonly id: string; readonly version: string; readonly codename: string; readonly prettyName: string };
   readonly init: 'systemd' | 'sysvinit' | 'upstart' | 'unknown';
   readonly packages: Readonly<Record<string, string>>;
@@ -160,7 +163,7 @@ function majorVersion(version: string | undefined): number | undefined {
 export async function inspectImage(image: string, opts: InspectOptions): Promise<ImageReport> {
   if (!existsSync(image)) throw new ImageError('TXL_IMG_INSPECT', `${image} does not exist`, { details: { image } });
   const st = statSync(image);
-  const { offset } = filesystemOffset(image);
+  const { offset, table, partition } = filesystemOffset(image);
   const fs = new DebugfsReader(opts.runner, e2fsTarget(image, offset));
   const warnings: string[] = [];
 
@@ -280,6 +283,8 @@ export async function inspectImage(image: string, opts: InspectOptions): Promise
     apparentBytes: st.size,
     allocatedBytes: st.blocks * 512,
     filesystemOffset: offset,
+    partitionTable: table,
+    partition,
     distribution,
     init,
     packages,
@@ -296,7 +301,7 @@ export async function inspectImage(image: string, opts: InspectOptions): Promise
 export function formatInspection(r: ImageReport): string {
   const lines = [
     `${r.image}: ${r.distribution.prettyName}${r.distribution.codename && !r.distribution.prettyName.includes(r.distribution.codename) ? ` (${r.distribution.codename})` : ''}, init ${r.init}, host name ${r.hostname ?? '?'}`,
-    `  size: ${r.apparentBytes} bytes apparent, ${r.allocatedBytes} allocated; filesystem at offset ${r.filesystemOffset}`,
+    `  size: ${r.apparentBytes} bytes apparent, ${r.allocatedBytes} allocated; filesystem ${r.partition === undefined ? 'on the whole disk' : `in ${r.partitionTable.toUpperCase()} partition ${r.partition} at offset ${r.filesystemOffset}`}`,
     `  kernels:${r.kernels.length ? '' : ' none'}`,
     ...r.kernels.map((k) => `    ${k.version}: ${k.pv === undefined ? 'PV not checked' : k.pv ? 'boots as Xen PV' : 'NOT a Xen PV kernel'} (${k.detail}); initrd ${k.initrd ?? 'missing'}`),
     `  console: ${r.console.hvc0 ? 'hvc0 login' : 'NO hvc0 login'} (${r.console.how})`,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseXlCfg } from '../toolstack/config/index.js';
-import { describePlan, guestFiles, packagesOf, planBuild } from './plan.js';
+import { describePlan, DPKG_NODOC, guestFiles, NODOC_CLEANUP, packagesOf, planBuild } from './plan.js';
 import { resolveRecipe } from './recipe.js';
 import { listTemplates, loadRecipe } from './templates.js';
 
@@ -64,6 +64,15 @@ describe('planBuild', () => {
     expect(unsafe).toBeGreaterThan(0);
     expect(unset).toBeGreaterThan(unsafe);
     expect(argv.slice(-3)).toEqual(['bookworm', '/srv/xen/.debian-bookworm.txl-build-42/root', 'http://deb.debian.org/debian']);
+    // No path filters as --dpkgopt (mmdebstrap would pipe each essential package through its Python tar
+    // filter): the rules are installed by an extract hook, and the cleanup hook removes what came before.
+    expect(argv.filter((a) => a.startsWith('--dpkgopt=path-'))).toEqual([]);
+    expect(argv.find((a) => a.startsWith('--extract-hook='))).toContain('/srv/xen/.debian-bookworm.txl-build-42/stage/dpkg-nodoc.cfg');
+    expect(plan.stageFiles.find((f) => f.path === 'dpkg-nodoc.cfg')?.content).toBe(DPKG_NODOC);
+    expect(argv).toContain(`--customize-hook=${NODOC_CLEANUP}`);
+    // Package lists are kept beside the .deb cache (not inside it: that folder is synced in whole).
+    expect(argv).toContain('--setup-hook=sync-in /var/cache/txl/debian-bookworm-lists /var/lib/apt/lists/');
+    expect(argv).toContain('--customize-hook=sync-out /var/lib/apt/lists /var/cache/txl/debian-bookworm-lists');
     expect(JSON.parse(JSON.stringify(plan))).toEqual(plan);
     expect(JSON.stringify(plan)).toBe(JSON.stringify(planBuild(recipe, { outputDir: '/srv/xen', source: 'debian-bookworm', cacheRoot: '/var/cache/txl', mode: 'root', pid: 42, sourceDateEpoch: 1700000000 })));
   });
@@ -97,5 +106,29 @@ describe('planBuild', () => {
     expect(text).toContain('1. check the mirror: http://deb.debian.org/debian/dists/bookworm/Release');
     expect(text).toContain('mke2fs -t ext4 -U');
     expect(text).not.toContain('TXL_ROOT_HASH');
+  });
+
+  it('the documentation cleanup removes what the dpkg rules exclude and keeps copyright files', async () => {
+    const { mkdtempSync, mkdirSync, writeFileSync, symlinkSync, existsSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { SpawnRunner } = await import('./runner.js');
+    const root = mkdtempSync(join(tmpdir(), 'txl-nodoc-'));
+    try {
+      const files = ['usr/share/doc/bash/copyright', 'usr/share/doc/bash/README.gz', 'usr/share/doc/bash/examples/x.sh', 'usr/share/man/man1/bash.1.gz', 'usr/share/locale/de/LC_MESSAGES/bash.mo', 'usr/share/locale/locale.alias', 'usr/share/zoneinfo/UTC'];
+      for (const f of files) {
+        mkdirSync(join(root, f, '..'), { recursive: true });
+        writeFileSync(join(root, f), 'x');
+      }
+      symlinkSync('bash', join(root, 'usr/share/doc/bash-builtins'));
+      const r = await new SpawnRunner().run(['sh', '-c', NODOC_CLEANUP, 'hook', root]);
+      expect(r.status, r.stderr).toBe(0);
+      const kept = (f: string): boolean => existsSync(join(root, f));
+      expect(['usr/share/doc/bash/copyright', 'usr/share/locale/locale.alias', 'usr/share/zoneinfo/UTC'].filter(kept)).toHaveLength(3);
+      expect(['usr/share/doc/bash/README.gz', 'usr/share/doc/bash/examples', 'usr/share/man/man1', 'usr/share/locale/de', 'usr/share/doc/bash-builtins'].filter(kept)).toEqual([]);
+      expect(kept('usr/share/man')).toBe(true);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Filesystem } from './disk.js';
-import { PARTITION_OFFSET } from './disk.js';
+import { filesystemExtent, type PartitionTable } from './disk.js';
 import { render, type RenderContext } from './render.js';
 import type { Recipe } from './recipe.js';
 import { guestFilesDir } from './templates.js';
@@ -39,7 +39,7 @@ export interface BuildPlan {
   readonly keyring: string | undefined;
   readonly stageFiles: readonly StageFile[];
   readonly bootstrap: { readonly argv: readonly string[]; readonly env: Readonly<Record<string, string>> };
-  readonly filesystem: { readonly type: Filesystem; readonly sizeBytes: number; readonly partitioned: boolean; readonly label: string };
+  readonly filesystem: { readonly type: Filesystem; readonly sizeBytes: number; readonly partitioned: boolean; readonly partitionTable: PartitionTable; readonly label: string };
   readonly cfgText: string;
 }
 
@@ -132,6 +132,28 @@ function shellQuote(v: string): string {
   return `'${v.replace(/'/g, `'\\''`)}'`;
 }
 
+/** dpkg rules keeping documentation and translations out of the guest (copyright files and locale.alias stay). */
+export const DPKG_NODOC = [
+  '# txl image build: no documentation or translations in a domU image (copyright files stay).',
+  'path-exclude=/usr/share/man/*',
+  'path-exclude=/usr/share/doc/*',
+  'path-include=/usr/share/doc/*/copyright',
+  'path-exclude=/usr/share/locale/*',
+  'path-include=/usr/share/locale/locale.alias',
+  '',
+].join('\n');
+
+/**
+ * Removes what DPKG_NODOC would have kept out of the essential packages (they are extracted before the
+ * rules exist): the same paths, as a shell command for a mmdebstrap hook ("$1" is the root).
+ */
+export const NODOC_CLEANUP = [
+  'rm -rf "$1"/usr/share/man/*',
+  'find "$1/usr/share/doc" -mindepth 1 ! -type d ! -name copyright -delete',
+  'find "$1/usr/share/doc" -mindepth 1 -depth -type d -empty -delete',
+  'find "$1/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +',
+].join(' && ');
+
 /** Makes the plan for building `recipe` into `opts.outputDir`. Pure apart from reading templates/files. */
 export function planBuild(recipe: Recipe, opts: PlanOptions): BuildPlan {
   const dir = resolve(opts.outputDir);
@@ -141,6 +163,8 @@ export function planBuild(recipe: Recipe, opts: PlanOptions): BuildPlan {
   const mode = opts.mode ?? (process.getuid?.() === 0 ? 'root' : 'unshare');
   const rootDir = mode === 'root' ? join(workDir, 'root') : join(workDir, 'rootfs.tar');
   const aptCache = join(opts.cacheRoot ?? defaultCacheRoot(), `${recipe.distribution}-${recipe.suite}`);
+  // Beside the .deb cache, not in it (the .deb folder is synced in whole).
+  const listsCache = `${aptCache}-lists`;
   const sourceDateEpoch = opts.sourceDateEpoch ?? (process.env.SOURCE_DATE_EPOCH ? Number(process.env.SOURCE_DATE_EPOCH) : 1717200000);
   const outputs = {
     dir,
@@ -169,6 +193,7 @@ export function planBuild(recipe: Recipe, opts: PlanOptions): BuildPlan {
     { path: 'users.tsv', content: recipe.users.map((u) => `${u.name}\t${u.passwordHash ?? ''}\t${u.groups.join(',')}\t${u.shell}\n`).join(''), mode: 0o600 },
     ...recipe.users.map((u) => ({ path: `user-${u.name}.keys`, content: u.sshKeys.map((k) => `${k}\n`).join(''), mode: 0o600 })),
   ];
+  stageFiles.push({ path: 'dpkg-nodoc.cfg', content: DPKG_NODOC, mode: 0o644 });
   if (recipe.init === 'sysvinit') stageFiles.push({ path: 'inittab-hvc0', content: readFileSync(join(filesDir, 'console/inittab-hvc0'), 'utf8'), mode: 0o644 });
 
   // Ubuntu's archive is signed by Ubuntu's keys, which Debian hosts do not have by default.
@@ -184,18 +209,24 @@ export function planBuild(recipe: Recipe, opts: PlanOptions): BuildPlan {
     ...(keyring ? [`--keyring=${keyring}`] : []),
     // Keep downloaded .debs until the sync-out hook copied them to the cache.
     '--skip=download/empty',
-    // Documentation and translations are not needed in a server domU (smaller image, faster build).
-    '--dpkgopt=path-exclude=/usr/share/man/*',
-    '--dpkgopt=path-exclude=/usr/share/doc/*',
-    '--dpkgopt=path-include=/usr/share/doc/*/copyright',
-    '--dpkgopt=path-exclude=/usr/share/locale/*',
-    '--dpkgopt=path-include=/usr/share/locale/locale.alias',
     // No fsync per unpacked file: the tree is only an input to mke2fs -d, written once at the end. The
     // option is removed from the image's dpkg configuration again (next hook), so the guest's dpkg syncs.
     '--dpkgopt=force-unsafe-io',
-    '--setup-hook=mkdir -p "$1"/var/cache/apt/archives/',
+    '--setup-hook=mkdir -p "$1"/var/cache/apt/archives/ "$1"/var/lib/apt/lists/',
     `--setup-hook=sync-in ${aptCache} /var/cache/apt/archives/`,
+    // The package lists too: apt-get update then only revalidates them (If-Modified-Since) instead of
+    // downloading the archive's Packages files again. An empty folder the first time is fine.
+    `--setup-hook=mkdir -p ${shellQuote(listsCache)}`,
+    `--setup-hook=sync-in ${listsCache} /var/lib/apt/lists/`,
+    // Documentation and translations are not needed in a server domU (smaller image, faster build).
+    // The dpkg path-exclude rules are installed after the essential set is extracted, not passed as
+    // --dpkgopt: mmdebstrap would then pipe every essential package through its Python tar filter,
+    // the slowest step of the build. What the extraction put there is removed by the cleanup hook below.
+    `--extract-hook=mkdir -p "$1/etc/dpkg/dpkg.cfg.d" && cp ${shellQuote(join(stageDir, 'dpkg-nodoc.cfg'))} "$1/etc/dpkg/dpkg.cfg.d/txl-nodoc"`,
     `--customize-hook=sync-out /var/cache/apt/archives ${aptCache}`,
+    '--customize-hook=rm -rf "$1/var/lib/apt/lists/lock" "$1/var/lib/apt/lists/partial"',
+    `--customize-hook=sync-out /var/lib/apt/lists ${listsCache}`,
+    `--customize-hook=${NODOC_CLEANUP}`,
     `--customize-hook=sed -i '/^force-unsafe-io$/d' "$1/etc/dpkg/dpkg.cfg.d/99mmdebstrap"`,
     `--customize-hook=sh ${shellQuote(join(stageDir, 'customize.sh'))} "$1" ${shellQuote(stageDir)}`,
     recipe.suite,
@@ -231,7 +262,7 @@ export function planBuild(recipe: Recipe, opts: PlanOptions): BuildPlan {
     keyring,
     stageFiles,
     bootstrap: { argv, env: { SOURCE_DATE_EPOCH: String(sourceDateEpoch), LC_ALL: 'C.UTF-8' } },
-    filesystem: { type: recipe.filesystem, sizeBytes: recipe.sizeBytes, partitioned: recipe.partitioned, label: recipe.name.slice(0, 16) },
+    filesystem: { type: recipe.filesystem, sizeBytes: recipe.sizeBytes, partitioned: recipe.partitioned, partitionTable: recipe.partitionTable, label: recipe.name.slice(0, 16) },
     cfgText,
   };
 }
@@ -241,7 +272,7 @@ export function describePlan(plan: BuildPlan): string {
   const r = plan.recipe;
   const lines = [
     `build ${r.name} from ${plan.source}: ${r.distribution} ${r.suite} (${r.variant}), ${r.init}, kernel ${r.kernel.package}`,
-    `  outputs: ${plan.outputs.image} (${r.filesystem}, ${r.sizeBytes} bytes${r.partitioned ? ', MBR, filesystem at ' + PARTITION_OFFSET : ''}), ${plan.outputs.cfg}, ${plan.outputs.kernel}, ${plan.outputs.initrd}`,
+    `  outputs: ${plan.outputs.image} (${r.filesystem}, ${r.sizeBytes} bytes${r.partitioned ? `, ${r.partitionTable.toUpperCase()}, filesystem in partition 1 at ${filesystemExtent(r.sizeBytes, r.partitionTable).offset}` : ''}), ${plan.outputs.cfg}, ${plan.outputs.kernel}, ${plan.outputs.initrd}`,
     `  work folder: ${plan.workDir} (removed at the end; the outputs appear only when complete)`,
     `  package cache: ${plan.aptCache}`,
     `1. check the mirror: ${plan.mirrorProbe}`,

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { didYouMean } from '../common/suggest.js';
 import { looksLikeCryptHash, sha512Crypt } from './crypt.js';
-import { FILESYSTEMS, MIN_IMAGE_BYTES, type Filesystem } from './disk.js';
+import { FILESYSTEMS, MIN_IMAGE_BYTES, PARTITION_TABLES, type Filesystem, type PartitionTable } from './disk.js';
 import { ImageError } from './errors.js';
 import { formatSize, parseSize } from './size.js';
 
@@ -56,6 +56,8 @@ export interface Recipe {
   readonly sizeBytes: number;
   readonly filesystem: Filesystem;
   readonly partitioned: boolean;
+  /** Table of a partitioned image (gpt unless the recipe says mbr). */
+  readonly partitionTable: PartitionTable;
   readonly hostname: string;
   readonly network: {
     readonly renderer: (typeof NETWORK_RENDERERS)[number];
@@ -116,7 +118,8 @@ export const RECIPE_SCHEMA: FieldSpec = {
     init: { type: 'enum', values: INIT_SYSTEMS, doc: 'init system of the guest (decides the hvc0 console set-up)' },
     size: { type: 'stringOrInt', doc: 'image size, e.g. 4G' },
     filesystem: { type: 'enum', values: FILESYSTEMS, doc: 'root filesystem' },
-    partitioned: { type: 'bool', doc: 'MBR with one partition (xvda1) instead of a whole-disk filesystem (xvda)' },
+    partitioned: { type: 'bool', doc: 'one partition (xvda1) instead of a whole-disk filesystem (xvda)' },
+    partitionTable: { type: 'enum', values: PARTITION_TABLES, doc: 'table of a partitioned image: gpt (default) or mbr (old bootloaders)' },
     hostname: str('guest host name'),
     network: {
       type: 'map',
@@ -434,6 +437,7 @@ export function resolveRecipe(raw: RawRecipe, opts: ResolveOptions): LoadedRecip
     sizeBytes,
     filesystem: get<Filesystem>('filesystem') ?? 'ext4',
     partitioned: get<boolean>('partitioned') ?? false,
+    partitionTable: get<PartitionTable>('partitionTable') ?? 'gpt',
     hostname,
     network: {
       renderer: get<Recipe['network']['renderer']>('network.renderer') ?? defaultRenderer,

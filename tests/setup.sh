@@ -14,6 +14,7 @@ APT_PACKAGES=(
   lzop                 # domain-builder tests: LZO kernel payloads (lzop -9, as Linux builds them)
   mmdebstrap debootstrap # lab dom0 root and guest images
   debian-archive-keyring # lab: mmdebstrap verifies bookworm and trixie (Xen 4.20) archives
+  fdisk gdisk          # image-tools unit tests: sfdisk and sgdisk check the GPT txl writes
 )
 
 missing=()

@@ -7,6 +7,7 @@ interface CreateArgs {
   readonly size: string;
   readonly fs: string;
   readonly partitioned: boolean;
+  readonly table?: string;
   readonly label?: string;
   readonly force: boolean;
 }
@@ -19,21 +20,34 @@ const createCommand = defineCommand<CreateArgs>({
       .positional('file', { type: 'string', demandOption: true, describe: 'image file to create' })
       .option('size', { type: 'string', demandOption: true, describe: 'apparent size: 4G, 512M, 10GiB, 2GB...' })
       .option('fs', { type: 'string', choices: ['ext4', 'ext3', 'ext2'], default: 'ext4', describe: 'filesystem' })
-      .option('partitioned', { type: 'boolean', default: false, describe: 'MBR with one Linux partition at 1 MiB (the guest sees xvda1)' })
+      .option('partitioned', { type: 'boolean', default: false, describe: 'a partition table with one Linux partition at 1 MiB (the guest sees xvda1)' })
+      .option('table', { type: 'string', choices: ['gpt', 'mbr'], describe: 'partition table of --partitioned (default gpt; mbr for old bootloaders); implies --partitioned' })
       .option('label', { type: 'string', describe: 'filesystem label' })
       .option('force', { type: 'boolean', default: false, describe: 'replace an existing file' }) as unknown as Argv<CreateArgs>,
-  examples: [['txl image create web1.img --size 8G', 'an 8 GiB ext4 image that takes a few MiB on disk']],
+  examples: [
+    ['txl image create web1.img --size 8G', 'an 8 GiB ext4 image that takes a few MiB on disk'],
+    ['txl image create web1.img --size 8G --partitioned', 'the same inside partition 1 of a GPT (xvda1)'],
+  ],
   run: async (args, io) => {
     const { createImage, parseSize, SpawnRunner } = await import('../../../image-tools/index.js');
     const { statSync } = await import('node:fs');
     const sizeBytes = parseSize(args.size, '--size');
+    const partitioned = args.partitioned || args.table !== undefined;
     const r = await createImage(
-      { path: args.file, sizeBytes, filesystem: args.fs as 'ext4', partitioned: args.partitioned, force: args.force, ...(args.label ? { label: args.label } : {}) },
+      {
+        path: args.file,
+        sizeBytes,
+        filesystem: args.fs as 'ext4',
+        partitioned,
+        partitionTable: (args.table ?? 'gpt') as 'gpt' | 'mbr',
+        force: args.force,
+        ...(args.label ? { label: args.label } : {}),
+      },
       new SpawnRunner(),
     );
     const st = statSync(r.path);
     if (args.json) printJson(io, { path: r.path, uuid: r.uuid, apparentBytes: st.size, allocatedBytes: st.blocks * 512 });
-    else io.out(`${r.path}: ${args.fs}${args.partitioned ? ' in partition 1' : ''}, ${st.size} bytes apparent, ${st.blocks * 512} allocated, UUID ${r.uuid}\n`);
+    else io.out(`${r.path}: ${args.fs}${partitioned ? ` in partition 1 (${(args.table ?? 'gpt').toUpperCase()})` : ''}, ${st.size} bytes apparent, ${st.blocks * 512} allocated, UUID ${r.uuid}\n`);
     return 0;
   },
 });

@@ -42,7 +42,7 @@ const showCommand = defineCommand<ShowArgs>({
       io.out(`# overlay ${overlay}: ${files.join(', ')}\n`);
     }
     io.out(
-      `# resolved: ${r.distribution} ${r.suite} (${r.mirror}), ${r.init}, kernel ${r.kernel.package}, ${r.filesystem} ${r.sizeBytes} bytes${r.partitioned ? ' partitioned' : ''}, ` +
+      `# resolved: ${r.distribution} ${r.suite} (${r.mirror}), ${r.init}, kernel ${r.kernel.package}, ${r.filesystem} ${r.sizeBytes} bytes${r.partitioned ? ` partitioned (${r.partitionTable})` : ''}, ` +
         `network ${r.network.renderer} ${r.network.interface} ${r.network.dhcp ? 'dhcp' : r.network.address}\n# packages: ${packagesOf(r).join(' ')}\n`,
     );
     for (const w of loaded.warnings) io.err(`warning: ${w}\n`);
