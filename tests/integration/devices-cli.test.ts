@@ -161,7 +161,7 @@ describe('devices through the txl CLI', () => {
     await expectNothingLeft();
   });
 
-  it('destroy frees the devices before the domain dies (libxl order): who waits for its death finds the image free', async () => {
+  it('destroy frees the devices and nodes before the domain dies (libxl order): who waits for its death finds the image free', async () => {
     const domid = await sim.createDomain({ uuid: crypto.randomUUID(), maxVcpus: 1 });
     await xs.write(`/local/domain/${domid}/name`, 'order');
     const loop = (await host.runner.run(['losetup', '-f', '--show', '/srv/root.img'])).stdout.trim();
@@ -171,12 +171,21 @@ describe('devices through the txl CLI', () => {
     host.beforeRun = async (argv) => {
       if (argv[0] === 'losetup' && argv[1] === '-d') seen.push((await sim.findDomain(domid)) !== undefined);
     };
+    // And the domain's xenstore directory is gone before Xen destroys it (devices_destroy_cb).
+    const nodesAtDestroy: (string | undefined)[] = [];
+    const destroy = sim.destroyDomain.bind(sim);
+    sim.destroyDomain = async (id) => {
+      nodesAtDestroy.push(await xs.tryRead(`/local/domain/${id}/name`));
+      return destroy(id);
+    };
     try {
       await destroyDomainFully({ hypervisor: sim, store: xs, hotplug: host }, domid);
     } finally {
       host.beforeRun = undefined;
+      sim.destroyDomain = destroy;
     }
     expect(seen).toEqual([true]);
+    expect(nodesAtDestroy).toEqual([undefined]);
     expect(await sim.findDomain(domid)).toBeUndefined();
     await expectNothingLeft();
   });

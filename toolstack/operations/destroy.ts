@@ -1,6 +1,6 @@
 // Destroying a domain with everything it has (libxl__destroy_domid): its devices (vif out of the
-// bridge, backend/frontend nodes, loop devices), then the domain in Xen, its console backend, /vm/<uuid>,
-// /local/domain/N and /libxl/N. Idempotent, and works on a half-built domain or one already gone.
+// bridge, backend/frontend nodes, loop devices), its console backend, /vm/<uuid>, /local/domain/N and
+// /libxl/N, then the domain in Xen. Idempotent, and works on a half-built domain or one already gone.
 import { messageOf } from '../../common/errors.js';
 import type { Hypervisor } from '../../hypervisor/index.js';
 import { teardownDomainDevices, type HotplugHost } from '../devices/index.js';
@@ -30,13 +30,11 @@ export async function destroyDomainFully(deps: DestroyDeps, domid: number): Prom
   // Read before the domain (and xenstored's view of it) goes away.
   const vmPath = await store.tryRead(`${domPath}/vm`).catch(() => undefined);
   await hv.pause(domid).catch(() => undefined);
-  // libxl's order (libxl__destroy_domid): the devices first, while the domain still exists, then the
-  // domain. Whoever waits for the domain to die (`shutdown -ww`, the monitor's clients) then finds
-  // its loop devices freed and its vifs out of the bridge.
+  // libxl's order (libxl__destroy_domid, devices_destroy_cb): the devices first, while the domain
+  // still exists, then its xenstore directories, then the domain itself. Whoever waits for the domain
+  // to die (`shutdown -ww`, `xl list`) then finds its loop devices freed, its vifs out of the bridge
+  // and its nodes gone.
   const problems = await teardownDomainDevices(store, deps.hotplug, domid);
-  await hv.destroyDomain(domid).catch(async (error: unknown) => {
-    if (await hv.findDomain(domid)) throw error;
-  });
   const rm = async (path: string): Promise<void> => {
     try {
       await store.rm(path);
@@ -50,6 +48,9 @@ export async function destroyDomainFully(deps: DestroyDeps, domid: number): Prom
   if (vmPath) await rm(vmPath);
   await rm(domPath);
   await rm(`/libxl/${domid}`);
+  await hv.destroyDomain(domid).catch(async (error: unknown) => {
+    if (await hv.findDomain(domid)) throw error;
+  });
   if (problems.length) {
     throw new OperationError('TXL_DESTROY_INCOMPLETE', `domain ${domid} was destroyed but some of what it had could not be removed: ${problems.join('; ')}`, {
       details: { domid, leftovers: problems },
