@@ -41,6 +41,8 @@ export interface LabExecOptions {
   /** Raw disk images (`HOST[:ro]`), /dev/vdb onwards in dom0. */
   readonly disks?: readonly string[];
   readonly timeoutSeconds?: number;
+  /** QEMU memory in MiB (default 2048; dom0 keeps 1024 MiB, the rest is free for guests). */
+  readonly memoryMiB?: number;
   readonly command: readonly string[];
   readonly cwd: string;
 }
@@ -57,7 +59,7 @@ export async function labExec(opts: LabExecOptions, io: LabCliIo): Promise<numbe
   }
   const shares = opts.adds.map((spec) => parseAdd(spec, opts.cwd));
   const disks = (opts.disks ?? []).map((spec) => parseDisk(spec, opts.cwd));
-  const lab = await bootLab({ xen, shares, disks, onLog: io.log });
+  const lab = await bootLab({ xen, shares, disks, ...(opts.memoryMiB !== undefined ? { memoryMiB: opts.memoryMiB } : {}), onLog: io.log });
   try {
     const result = await lab.exec([...opts.command], {
       cwd: opts.cwd,

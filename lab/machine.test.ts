@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parseAdd } from './cli.js';
-import { crashLine, qemuArgs } from './machine.js';
+import { checkMemory, crashLine, MAX_LAB_MEMORY_MIB, qemuArgs } from './machine.js';
 import { encodeMessage, LineDecoder } from './protocol.js';
 import { parseXenVersion } from './build.js';
 
@@ -52,6 +52,31 @@ describe('qemuArgs', () => {
   it('puts the agent on a virtio-serial port named org.txl.agent', () => {
     expect(after('-chardev')).toContain('socket,id=agent,path=/t/agent.sock,server=on,wait=off');
     expect(after('-device')).toContain('virtserialport,bus=vser0.0,chardev=agent,name=org.txl.agent');
+  });
+});
+
+describe('lab memory sizes', () => {
+  it('gives the QEMU memory to -m and dom0\'s share to dom0_mem (a 4 GiB lab keeps a 1 GiB dom0)', () => {
+    const image = { xen: '4.20' as const, dir: '/c', xenElf: '/c/xen.elf', kernel: '/c/vmlinuz', initrd: '/c/initrd.cpio.gz', rootImage: '/c/root.img', kernelVersion: '6.12.0-1-amd64' };
+    const args = qemuArgs(image, { socketPath: '/t/a.sock', checkout: '/work/main', shareDirs: [], disks: [], memoryMiB: 4096, dom0MemoryMiB: 1024, cpus: 2 });
+    expect(args[args.indexOf('-m') + 1]).toBe('4096');
+    expect(args[args.indexOf('-append') + 1]).toContain('dom0_mem=1024M,max:1024M');
+  });
+
+  it('accepts the default and the 4 GiB lab', () => {
+    expect(() => checkMemory(2048, 1024)).not.toThrow();
+    expect(() => checkMemory(4096, 1024)).not.toThrow();
+    expect(() => checkMemory(1024, 512)).not.toThrow();
+  });
+
+  it.each([
+    [512, 256, 'lab memory 512 MiB: give a whole number of MiB from 1024 to 8192'],
+    [MAX_LAB_MEMORY_MIB + 1, 1024, `lab memory ${MAX_LAB_MEMORY_MIB + 1} MiB`],
+    [2048.5, 1024, 'lab memory 2048.5 MiB'],
+    [2048, 2000, 'dom0 memory 2000 MiB: give a whole number of MiB from 512 to 1792'],
+    [2048, 256, 'dom0 memory 256 MiB'],
+  ])('refuses QEMU %d MiB with dom0 %d MiB', (memory, dom0, message) => {
+    expect(() => checkMemory(memory, dom0)).toThrow(message);
   });
 });
 

@@ -28,7 +28,10 @@ export interface BootOptions {
    * Crashes and QEMU exits are reported at once, whatever this is.
    */
   readonly timeoutMs?: number;
-  /** QEMU memory (default 2048 MiB) and dom0's share (default 1024 MiB). */
+  /**
+   * QEMU memory (default 2048 MiB, at most MAX_LAB_MEMORY_MIB) and dom0's share (default 1024 MiB, or the
+   * QEMU memory less 512 below 1536). What Xen does not give dom0 is free for guests.
+   */
   readonly memoryMiB?: number;
   readonly dom0MemoryMiB?: number;
   /** Virtual CPUs (default 2). */
@@ -397,6 +400,22 @@ function checkPlainPath(path: string, what: string): void {
   }
 }
 
+/** Largest QEMU memory the lab accepts: a third of the 24 GiB dev/CI hosts, which run up to three labs. */
+export const MAX_LAB_MEMORY_MIB = 8192;
+
+/**
+ * Checks the lab's memory sizes: QEMU memory a whole number of MiB in [1024, MAX_LAB_MEMORY_MIB], dom0's
+ * share at least 512 MiB (the Debian dom0 with node) and at most QEMU memory less 256 MiB (Xen's own).
+ */
+export function checkMemory(memoryMiB: number, dom0MemoryMiB: number): void {
+  if (!Number.isInteger(memoryMiB) || memoryMiB < 1024 || memoryMiB > MAX_LAB_MEMORY_MIB) {
+    throw new LabError('TXL_LAB_USAGE', `lab memory ${memoryMiB} MiB: give a whole number of MiB from 1024 to ${MAX_LAB_MEMORY_MIB}`);
+  }
+  if (!Number.isInteger(dom0MemoryMiB) || dom0MemoryMiB < 512 || dom0MemoryMiB > memoryMiB - 256) {
+    throw new LabError('TXL_LAB_USAGE', `dom0 memory ${dom0MemoryMiB} MiB: give a whole number of MiB from 512 to ${memoryMiB - 256} (the lab's ${memoryMiB} MiB less 256 for Xen)`);
+  }
+}
+
 /** The QEMU command line for an image (exported for tests and `txl lab exec -v`). */
 export function qemuArgs(image: LabImage, o: {
   socketPath: string;
@@ -441,6 +460,9 @@ export function qemuArgs(image: LabImage, o: {
  * the dom0 agent, brings in the shares. The caller must `shutdown()` (process exit kills QEMU too).
  */
 export async function bootLab(opts: BootOptions): Promise<BootedLab> {
+  const memoryMiB = opts.memoryMiB ?? 2048;
+  const dom0MemoryMiB = opts.dom0MemoryMiB ?? Math.min(1024, memoryMiB - 512);
+  checkMemory(memoryMiB, dom0MemoryMiB);
   requireTools([['qemu-system-x86_64', 'qemu-system-x86']]);
   const image = await ensureLabImage(opts.xen, opts.onLog ? { onLog: opts.onLog } : {});
   const checkout = realpathSync(opts.checkout ?? repoRoot());
@@ -461,14 +483,13 @@ export async function bootLab(opts: BootOptions): Promise<BootedLab> {
   }
   const tmp = mkdtempSync(join(tmpdir(), 'txl-lab-'));
   const socketPath = join(tmp, 'agent.sock');
-  const memoryMiB = opts.memoryMiB ?? 2048;
   const args = qemuArgs(image, {
     socketPath,
     checkout,
     shareDirs: shares.map((s) => s.dir),
     disks: opts.disks ?? [],
     memoryMiB,
-    dom0MemoryMiB: opts.dom0MemoryMiB ?? Math.min(1024, memoryMiB - 512),
+    dom0MemoryMiB,
     cpus: opts.cpus ?? 2,
   });
   installExitHooks();

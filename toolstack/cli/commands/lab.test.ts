@@ -16,4 +16,10 @@ describe('txl lab exec parsing', () => {
     expect(args.xen).toBe('4.20');
     expect(args.timeout).toBe(60);
   });
+
+  it('takes --memory as a number of MiB for QEMU', () => {
+    const args = parse(['--memory', '4096', '--', 'xl', 'info']);
+    expect(args.memory).toBe(4096);
+    expect(args['--']).toEqual(['xl', 'info']);
+  });
 });

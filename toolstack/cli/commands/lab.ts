@@ -18,6 +18,7 @@ interface ExecArgs {
   add?: string | string[];
   disk?: string | string[];
   timeout?: number;
+  memory?: number;
   cmd?: string[];
   '--'?: string[];
 }
@@ -32,12 +33,14 @@ export const labExecCommand = defineCommand<ExecArgs>({
       .option('add', { type: 'string', describe: 'HOST[:LAB] file or folder to show in dom0 (read-only; default LAB: the same path). Repeatable' })
       .option('disk', { type: 'string', describe: 'HOST[:ro] raw image attached as /dev/vdb, /dev/vdc... (writable unless :ro). Repeatable' })
       .option('timeout', { type: 'number', describe: 'Kill CMD after S seconds (then exit 124)' })
+      .option('memory', { type: 'number', describe: 'QEMU memory in MiB (default 2048; dom0 keeps 1024, the rest is for guests)' })
       .positional('cmd', { type: 'string', array: true, describe: 'the command (put it after --)' })
       // The command's words go to dom0 as typed: `sh run.sh 4.20` must not arrive as `4.2`.
       .parserConfiguration({ 'populate--': true, 'parse-numbers': false, 'parse-positional-numbers': false }) as never,
   examples: [
     ['txl lab exec -- xl list', 'List domains with the reference xl in a Xen 4.17 dom0'],
     ['txl lab exec --xen 4.20 --add guest.cfg -- xl create guest.cfg', 'Boot a guest under Xen 4.20'],
+    ['txl lab exec --memory 4096 -- xl info', 'A lab with 4 GiB (about 3 GiB free for guests)'],
   ],
   run: async (args, io) => {
     const { labExec } = await import('../../../lab/cli.js');
@@ -48,6 +51,7 @@ export const labExecCommand = defineCommand<ExecArgs>({
         adds: list(args.add),
         disks: list(args.disk),
         ...(args.timeout !== undefined ? { timeoutSeconds: args.timeout } : {}),
+        ...(args.memory !== undefined ? { memoryMiB: args.memory } : {}),
         command: [...(args.cmd ?? []), ...(args['--'] ?? [])].map(String),
         cwd: process.cwd(),
       },
