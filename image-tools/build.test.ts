@@ -28,7 +28,8 @@ function setup(opts: { mke2fsFails?: boolean; duBytes?: number; mmdebstrap?: (ar
       return { stdout: 'I: downloading packages with apt...\nI: success in 1 seconds' };
     })
     .on('du', () => ({ stdout: `${opts.duBytes ?? 1024 * 1024}\t${plan.rootDir}\n` }))
-    .on('mke2fs', () => (opts.mke2fsFails ? { status: 1, stderr: 'mke2fs: Could not allocate block' } : undefined));
+    .on('mke2fs', () => (opts.mke2fsFails ? { status: 1, stderr: 'mke2fs: Could not allocate block' } : undefined))
+    .on('dumpe2fs', () => ({ stdout: 'Inodes per group:  16\nFirst inode:  11\nGroup 0: (Blocks 1-8192)\n  Free inodes: 14-16\nGroup 1: (Blocks 8193-16384)\n  Free inodes: 17-32\n' }));
   return { plan, runner, out };
 }
 
@@ -41,7 +42,9 @@ describe('executeBuild', () => {
     const r = await executeBuild(plan, { runner, probe: okProbe, onProgress: (p) => progress.push(p) });
     expect(progress.filter((p) => !p.detail).map((p) => p.stage)).toEqual(['check', 'stage', 'bootstrap', 'size', 'filesystem', 'outputs']);
     expect(progress.some((p) => p.detail && p.message.startsWith('I: downloading'))).toBe(true);
-    expect(runner.programs()).toEqual(['cp', 'flock', 'du', 'mke2fs']);
+    // find clamps mtimes to SOURCE_DATE_EPOCH; dumpe2fs + debugfs set ctime/atime of the used inodes (2, 11-13).
+    expect(runner.programs()).toEqual(['cp', 'flock', 'du', 'find', 'mke2fs', 'dumpe2fs', 'debugfs']);
+    expect(runner.calls[3]!.argv).toEqual(['find', plan.rootDir, '-xdev', '-newermt', `@${plan.sourceDateEpoch}`, '-exec', 'touch', '--no-dereference', `--date=@${plan.sourceDateEpoch}`, '{}', '+']);
     expect(runner.calls[1]!.env?.SOURCE_DATE_EPOCH).toBe(String(plan.sourceDateEpoch));
     expect(readdirSync(out).sort()).toEqual(['debian-bookworm.cfg', 'debian-bookworm.img', 'debian-bookworm.initrd', 'debian-bookworm.vmlinuz']);
     expect(r.kernelVersion).toBe('6.1.0-50-cloud-amd64');
@@ -55,6 +58,24 @@ describe('executeBuild', () => {
     await expect(executeBuild(plan, { runner, probe: async () => ({ ok: false, reason: 'ENOTFOUND' }) })).rejects.toThrow(
       'mirror unreachable: http://deb.debian.org/debian (ENOTFOUND for http://deb.debian.org/debian/dists/bookworm/Release)',
     );
+    expect(runner.calls).toEqual([]);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it.each(['ubuntu-noble', 'ubuntu-jammy', 'ubuntu-lucid'])('%s: the recipe validates; without Ubuntu\'s keyring the build stops before anything runs, naming what to install', async (name) => {
+    const { recipe, warnings } = loadRecipe(name);
+    expect(warnings.filter((w) => !/root cannot log in/.test(w))).toEqual([]);
+    const out = join(base, `out${n++}`);
+    const plan = planBuild(recipe, { outputDir: out, source: name, cacheRoot: join(base, 'cache'), mode: 'root' });
+    // The real plan names Ubuntu's keyring (lucid is signed by a key Ubuntu has since retired).
+    expect(plan.keyring).toBe(name === 'ubuntu-lucid' ? '/usr/share/keyrings/ubuntu-archive-removed-keys.gpg' : '/usr/share/keyrings/ubuntu-archive-keyring.gpg');
+    expect(plan.bootstrap.argv).toContain(`--keyring=${plan.keyring}`);
+    // This host may or may not have it: point the plan at one that surely is missing.
+    const missing = join(base, 'no-such-dir', 'ubuntu-archive-keyring.gpg');
+    const runner = new RecordingRunner();
+    const error = await executeBuild({ ...plan, keyring: missing }, { runner, probe: okProbe }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'TXL_IMG_TOOL', message: `cannot verify the ubuntu archive: its keyring ${missing} is not installed on this host` });
+    expect((error as { hint?: string }).hint).toMatch(/package ubuntu-keyring.*txl template new NAME --from RECIPE --debian/);
     expect(runner.calls).toEqual([]);
     expect(existsSync(out)).toBe(false);
   });

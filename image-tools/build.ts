@@ -3,7 +3,7 @@
 // outputs and moved into place at the end, so an interrupted or failed build leaves no output names.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { createImage, mke2fsArgv, runChecked, tableOf, writeSparseFile } from './disk.js';
+import { createImage, e2fsTarget, filesystemExtent, mke2fsArgv, normalizeInodeTimes, runChecked, tableOf, writeSparseFile } from './disk.js';
 import { ImageError } from './errors.js';
 import type { BuildPlan } from './plan.js';
 import type { CommandRunner } from './runner.js';
@@ -42,6 +42,8 @@ export interface ExecuteOptions {
   readonly signal?: AbortSignal;
   /** Replace existing outputs. */
   readonly force?: boolean;
+  /** Report every line mmdebstrap prints (with --verbose: apt, dpkg, maintainer scripts), not only its I:/W:/E: lines. */
+  readonly allToolLines?: boolean;
   /** Where /proc/self/mountinfo is (tests). */
   readonly mountinfo?: string;
 }
@@ -158,7 +160,7 @@ export async function executeBuild(plan: BuildPlan, opts: ExecuteOptions): Promi
       onLine: (line) => {
         tail.push(line);
         if (tail.length > 30) tail.shift();
-        if (/^[IWE]: /.test(line) || line.startsWith('customize:')) opts.onProgress?.({ stage: 'bootstrap', message: line, detail: true });
+        if (opts.allToolLines || /^[IWE]: /.test(line) || line.startsWith('customize:')) opts.onProgress?.({ stage: 'bootstrap', message: line, detail: true });
       },
     });
     if (signal.aborted) throw interrupted();
@@ -190,6 +192,10 @@ export async function executeBuild(plan: BuildPlan, opts: ExecuteOptions): Promi
     const workImage = join(plan.workDir, 'disk.img');
     const spec = { path: workImage, sizeBytes: plan.filesystem.sizeBytes, filesystem: plan.filesystem.type, partitioned: plan.filesystem.partitioned, partitionTable: plan.filesystem.partitionTable, label: plan.filesystem.label, uuid: plan.uuid, sourceDateEpoch: plan.sourceDateEpoch };
     if (plan.mode === 'root') {
+      // Reproducibility: what was written during the build (maintainer scripts, our set-up, mmdebstrap's
+      // own clean-up of folders) gets the epoch as its modification time; mke2fs -d copies mtimes.
+      // (The tar of unshare mode is clamped by mmdebstrap itself.) ctime/atime: normalizeInodeTimes.
+      await runChecked(runner, 'clamp the modification times to SOURCE_DATE_EPOCH', ['find', plan.rootDir, '-xdev', '-newermt', `@${plan.sourceDateEpoch}`, '-exec', 'touch', '--no-dereference', `--date=@${plan.sourceDateEpoch}`, '{}', '+']);
       await createImage({ ...spec, fromDirectory: plan.rootDir }, runner);
     } else {
       // Rootless: unpack the tar and run mke2fs -d in one fakeroot session, so files stay root's.
@@ -200,6 +206,7 @@ export async function executeBuild(plan: BuildPlan, opts: ExecuteOptions): Promi
         SOURCE_DATE_EPOCH: String(plan.sourceDateEpoch),
         E2FSPROGS_FAKE_TIME: String(plan.sourceDateEpoch),
       });
+      await normalizeInodeTimes(e2fsTarget(workImage, filesystemExtent(spec.sizeBytes, tableOf(spec)).offset), plan.sourceDateEpoch, runner, plan.workDir);
     }
     if (signal.aborted) throw interrupted();
     writeFileSync(join(plan.workDir, 'domain.cfg'), plan.cfgText);

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createImage, mke2fsArgv, PARTITION_OFFSET, resizeImage, filesystemOffset } from './disk.js';
+import { createImage, mke2fsArgv, PARTITION_OFFSET, resizeImage, filesystemOffset, usedInodes } from './disk.js';
 import { SpawnRunner } from './runner.js';
 import { RecordingRunner } from './testing/recording-runner.js';
 
@@ -170,6 +170,40 @@ describe('resizeImage', () => {
 });
 
 describe('reproducible images', () => {
+  it('same tree, UUID and epoch, built twice at different times: bit-identical images (GPT and filesystem)', async () => {
+    const { mkdirSync: mk, utimesSync, chmodSync, readFileSync, symlinkSync } = await import('node:fs');
+    const { createHash } = await import('node:crypto');
+    const tree = join(dir, 'twice-tree');
+    mk(join(tree, 'etc', 'ssh'), { recursive: true });
+    for (let i = 0; i < 40; i++) writeFileSync(join(tree, 'etc', `f${i}`), `file ${i}\n`.repeat(i * 50));
+    writeFileSync(join(tree, 'etc', 'ssh', 'sshd_config'), 'PermitRootLogin no\n');
+    symlinkSync('f1', join(tree, 'etc', 'link'));
+    const hashes: string[] = [];
+    for (const round of [1, 2]) {
+      // What a second build does to the tree: same content and mtimes, new ctimes (chmod) and atimes.
+      for (const f of ['etc/f3', 'etc/ssh/sshd_config', 'etc/ssh', 'etc', '.']) {
+        chmodSync(join(tree, f), f.includes('f3') || f.endsWith('config') ? 0o644 : 0o755);
+        utimesSync(join(tree, f), 1717100000 + round, 1717100000);
+      }
+      if (round === 2) await new Promise((r) => setTimeout(r, 1100)); // a different second for every host time
+      const path = join(dir, `twice${round}.img`);
+      await createImage({ path, sizeBytes: 48 * 1024 * 1024, filesystem: 'ext4', partitioned: true, label: 'root', fromDirectory: tree, uuid: '11111111-2222-4333-8444-555555555555', sourceDateEpoch: 1717200000 }, runner);
+      hashes.push(createHash('sha256').update(readFileSync(path)).digest('hex'));
+      await tool(['e2fsck', '-fn', `${path}?offset=${2048 * 512}`]);
+      const st = await runner.run(['debugfs', '-R', 'stat /etc/ssh/sshd_config', `${path}?offset=${2048 * 512}`]);
+      expect(st.stdout).toMatch(/ctime: 0x665a6480:00000000/); // 1717200000, no nanoseconds
+      expect(st.stdout).toMatch(/atime: 0x665a6480:00000000/);
+      expect(st.stdout).toMatch(new RegExp(`mtime: 0x${(1717100000).toString(16)}:00000000`)); // the tree's own
+    }
+    expect(hashes[1]).toBe(hashes[0]);
+  });
+
+  it('finds the inodes in use from dumpe2fs (root, then from the first non-reserved inode)', () => {
+    const out = 'Inodes per group:  8\nFirst inode:  11\nGroup 0: (Blocks 1-100)\n  Free inodes: \nGroup 1: (Blocks 101-200) [INODE_UNINIT]\n  Free inodes: 9, 13-14, 16\nGroup 2:\n  Free inodes: 17-24\n';
+    expect(usedInodes(out)).toEqual([2, 11, 12, 15]);
+    expect(() => usedInodes('nothing')).toThrow(/Inodes per group/);
+  });
+
   it('same tree, UUID and epoch: the superblock times are the epoch', async () => {
     const { mkdirSync: mk, utimesSync } = await import('node:fs');
     const tree = join(dir, 'repro-tree');

@@ -2,7 +2,7 @@
 // mount), resize (grow the file, the partition table and the filesystem), and the shared "write under a
 // temporary name, then rename" helper.
 import { randomUUID } from 'node:crypto';
-import { existsSync, openSync, closeSync, ftruncateSync, writeSync, readSync, statSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, openSync, closeSync, ftruncateSync, writeSync, readSync, statSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { ImageError } from './errors.js';
 import { encodeGpt, GPT_ARRAY_SECTORS, GPT_HEAD_BYTES, GPT_TYPE_LINUX_FS, GptFormatError, gptLayout, MBR_TYPE_GPT_PROTECTIVE, parseGpt, singlePartitionGpt, type Gpt } from './gpt.js';
@@ -102,6 +102,50 @@ export async function runChecked(runner: CommandRunner, what: string, argv: read
   return r;
 }
 
+/** Inode numbers in use by files (the root, 2, and everything from the first non-reserved inode), from `dumpe2fs` output. */
+export function usedInodes(dumpe2fs: string): number[] {
+  const perGroup = Number(/^Inodes per group:\s+(\d+)/m.exec(dumpe2fs)?.[1]);
+  const first = Number(/^First inode:\s+(\d+)/m.exec(dumpe2fs)?.[1] ?? 11);
+  if (!perGroup) throw new ImageError('TXL_IMG_FS', 'dumpe2fs printed no "Inodes per group" line', { details: { output: dumpe2fs.slice(0, 500) } });
+  const used: number[] = [2];
+  let group = -1;
+  for (const line of dumpe2fs.split('\n')) {
+    const g = /^Group (\d+):/.exec(line);
+    if (g) group = Number(g[1]);
+    const f = /^\s+Free inodes:[ \t]*(.*)$/.exec(line);
+    if (!f || group < 0) continue;
+    const lo = group * perGroup + 1;
+    const hi = lo + perGroup - 1;
+    const free = f[1]!.split(',').map((r) => r.trim()).filter(Boolean).map((r) => r.split('-').map(Number));
+    const isFree = (n: number): boolean => free.some(([a, b]) => n >= a! && n <= (b ?? a!));
+    for (let n = Math.max(lo, first); n <= hi; n++) if (!isFree(n)) used.push(n);
+  }
+  return used;
+}
+
+/**
+ * Sets the change and access times of every file in an ext filesystem to `epoch` (with zero nanoseconds).
+ * mke2fs -d copies them from the host (e2fsprogs 1.47.0 takes ctime from stat(), which nobody can set),
+ * so without this two builds of the same tree differ in every inode. Modification times are the tree's
+ * own (clamped to the epoch by the build). Runs one debugfs session; returns how many inodes it set.
+ */
+export async function normalizeInodeTimes(target: string, epoch: number, runner: CommandRunner, scratchDir: string): Promise<number> {
+  const env = { E2FSPROGS_FAKE_TIME: String(epoch) };
+  const dump = await runChecked(runner, 'list the inodes in use', ['dumpe2fs', target], [0], env);
+  const inodes = usedInodes(dump.stdout);
+  const script = join(scratchDir, `.txl-times-${process.pid}.debugfs`);
+  writeFileSync(script, inodes.map((n) => `sif <${n}> ctime @${epoch}\nsif <${n}> atime @${epoch}\n`).join(''));
+  try {
+    const r = await runChecked(runner, 'set the inode times', ['debugfs', '-w', '-f', script, target], [0], env);
+    // debugfs exits 0 even when a request fails: its errors are on stderr after the version banner.
+    const errors = r.stderr.split('\n').filter((l) => l.trim() && !/^debugfs \d/.test(l));
+    if (errors.length) throw new ImageError('TXL_IMG_TOOL', `debugfs could not set the inode times of ${target}: ${errors.slice(0, 3).join('; ')}`, { details: { target } });
+  } finally {
+    rmSync(script, { force: true });
+  }
+  return inodes.length;
+}
+
 /**
  * Writes a sparse file of `sizeBytes` (nothing allocated) and, when `table` is given, its partition table:
  * one Linux partition from 1 MiB. `seed` (the filesystem UUID) fixes the disk and partition identifiers,
@@ -144,6 +188,7 @@ export async function createImage(spec: CreateImageSpec, runner: CommandRunner):
     const epoch = spec.sourceDateEpoch;
     const env = epoch === undefined ? undefined : { SOURCE_DATE_EPOCH: String(epoch), E2FSPROGS_FAKE_TIME: String(epoch) };
     await runChecked(runner, `make the ${spec.filesystem} filesystem`, mke2fsArgv({ ...spec, uuid }, tmp), [0], env);
+    if (spec.fromDirectory && epoch !== undefined) await normalizeInodeTimes(e2fsTarget(tmp, filesystemExtent(spec.sizeBytes, tableOf(spec)).offset), epoch, runner, dirname(tmp));
     renameSync(tmp, spec.path);
   } catch (error) {
     rmSync(tmp, { force: true });

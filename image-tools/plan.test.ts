@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseXlCfg } from '../toolstack/config/index.js';
-import { describePlan, DPKG_NODOC, guestFiles, NODOC_CLEANUP, packagesOf, planBuild } from './plan.js';
+import { DEFER_FINISH, DEFER_SETUP, describePlan, DPKG_NODOC, guestFiles, NODOC_CLEANUP, packagesOf, planBuild } from './plan.js';
 import { resolveRecipe } from './recipe.js';
 import { listTemplates, loadRecipe } from './templates.js';
 
@@ -58,6 +58,13 @@ describe('planBuild', () => {
     expect(argv).toContain('--format=directory');
     expect(argv.find((a) => a.startsWith('--include='))).toContain('linux-image-cloud-amd64');
     expect(argv).toContain('--setup-hook=sync-in /var/cache/txl/debian-bookworm /var/cache/apt/archives/');
+    expect(argv).toEqual(expect.arrayContaining(['--skip=download/empty', '--skip=essential/unlink'])); // every .deb reaches the cache
+    // The initramfs is made once, after every package (DEFER_FINISH runs before customize.sh copies it out).
+    const deferStart = argv.indexOf(`--chrooted-essential-hook=${DEFER_SETUP}`);
+    const deferEnd = argv.indexOf(`--chrooted-customize-hook=${DEFER_FINISH}`);
+    expect(deferStart).toBeGreaterThan(0);
+    expect(deferEnd).toBeGreaterThan(deferStart);
+    expect(deferEnd).toBeLessThan(argv.findIndex((a) => a.includes('customize.sh')));
     // dpkg skips fsync while building, and the option does not stay in the guest's dpkg configuration.
     const unsafe = argv.indexOf('--dpkgopt=force-unsafe-io');
     const unset = argv.findIndex((a) => a.startsWith('--customize-hook=sed') && a.includes('force-unsafe-io') && a.includes('/etc/dpkg/dpkg.cfg.d/99mmdebstrap'));

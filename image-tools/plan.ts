@@ -56,6 +56,8 @@ export interface PlanOptions {
   readonly pid?: number;
   /** Guest files folder (default templates/files). */
   readonly filesDir?: string;
+  /** mmdebstrap --verbose: apt's and dpkg's own output (maintainer scripts, triggers) as progress detail. */
+  readonly verboseTools?: boolean;
 }
 
 /** The default package cache root: shared by every build of every recipe. */
@@ -154,6 +156,32 @@ export const NODOC_CLEANUP = [
   'find "$1/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +',
 ].join(' && ');
 
+/**
+ * Work the package scripts would do more than once, or for nothing, deferred (a chrooted essential hook,
+ * before apt installs the rest):
+ * - the initramfs: the kernel's postinst makes it (update-initramfs -c), then the initramfs-tools trigger
+ *   makes it again (-u) once the other packages are configured; about a fifth of a Debian minimal build.
+ *   update-initramfs is diverted to a no-op and run once at the end (DEFER_FINISH), after every package.
+ * - SSH host keys: openssh-server's postinst skips key types whose file exists; the keys would be deleted
+ *   anyway (a shared image must not carry them: the guest makes its own at first boot). Empty placeholders.
+ */
+export const DEFER_SETUP = [
+  'dpkg-divert --quiet --local --rename --divert /usr/sbin/update-initramfs.txl-deferred --add /usr/sbin/update-initramfs',
+  "printf '#!/bin/sh\\n# txl image build: the initramfs is made once, at the end of the build\\nexit 0\\n' > /usr/sbin/update-initramfs",
+  'chmod 755 /usr/sbin/update-initramfs',
+  'mkdir -p /etc/ssh',
+  'for k in rsa ecdsa ed25519; do : > /etc/ssh/ssh_host_${k}_key; done',
+].join(' && ');
+
+/** Undoes DEFER_SETUP once every package is configured: the real update-initramfs makes each kernel's initramfs once. */
+export const DEFER_FINISH = [
+  'rm -f /usr/sbin/update-initramfs',
+  'dpkg-divert --quiet --local --rename --divert /usr/sbin/update-initramfs.txl-deferred --remove /usr/sbin/update-initramfs',
+  'if [ -x /usr/sbin/update-initramfs ]; then update-initramfs -c -k all; fi',
+  'for k in rsa ecdsa ed25519; do [ -s /etc/ssh/ssh_host_${k}_key ] || rm -f /etc/ssh/ssh_host_${k}_key; done',
+  '{ rmdir /etc/ssh 2>/dev/null || true; }',
+].join(' && ');
+
 /** Makes the plan for building `recipe` into `opts.outputDir`. Pure apart from reading templates/files. */
 export function planBuild(recipe: Recipe, opts: PlanOptions): BuildPlan {
   const dir = resolve(opts.outputDir);
@@ -201,14 +229,17 @@ export function planBuild(recipe: Recipe, opts: PlanOptions): BuildPlan {
   const argv = [
     'flock', join(aptCache, '.lock'), // one build at a time per package cache (apt's cache is not shared-write safe)
     'mmdebstrap',
+    ...(opts.verboseTools ? ['--verbose'] : []),
     `--mode=${mode}`,
     `--variant=${recipe.variant}`,
     `--format=${mode === 'root' ? 'directory' : 'tar'}`,
     `--components=${recipe.components.join(',')}`,
     `--include=${packagesOf(recipe).join(',')}`,
     ...(keyring ? [`--keyring=${keyring}`] : []),
-    // Keep downloaded .debs until the sync-out hook copied them to the cache.
+    // Keep downloaded .debs until the sync-out hook copied them to the cache: the essential set too
+    // (mmdebstrap deletes those after installing them, so without this they were downloaded every build).
     '--skip=download/empty',
+    '--skip=essential/unlink',
     // No fsync per unpacked file: the tree is only an input to mke2fs -d, written once at the end. The
     // option is removed from the image's dpkg configuration again (next hook), so the guest's dpkg syncs.
     '--dpkgopt=force-unsafe-io',
@@ -223,10 +254,12 @@ export function planBuild(recipe: Recipe, opts: PlanOptions): BuildPlan {
     // --dpkgopt: mmdebstrap would then pipe every essential package through its Python tar filter,
     // the slowest step of the build. What the extraction put there is removed by the cleanup hook below.
     `--extract-hook=mkdir -p "$1/etc/dpkg/dpkg.cfg.d" && cp ${shellQuote(join(stageDir, 'dpkg-nodoc.cfg'))} "$1/etc/dpkg/dpkg.cfg.d/txl-nodoc"`,
+    `--chrooted-essential-hook=${DEFER_SETUP}`,
     `--customize-hook=sync-out /var/cache/apt/archives ${aptCache}`,
     '--customize-hook=rm -rf "$1/var/lib/apt/lists/lock" "$1/var/lib/apt/lists/partial"',
     `--customize-hook=sync-out /var/lib/apt/lists ${listsCache}`,
     `--customize-hook=${NODOC_CLEANUP}`,
+    `--chrooted-customize-hook=${DEFER_FINISH}`, // before customize.sh, which copies the initrd out
     `--customize-hook=sed -i '/^force-unsafe-io$/d' "$1/etc/dpkg/dpkg.cfg.d/99mmdebstrap"`,
     `--customize-hook=sh ${shellQuote(join(stageDir, 'customize.sh'))} "$1" ${shellQuote(stageDir)}`,
     recipe.suite,

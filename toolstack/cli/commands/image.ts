@@ -100,6 +100,7 @@ const buildCommand = defineCommand<BuildArgs>({
   examples: [
     ['txl image build debian-bookworm -o /srv/xen', 'Debian 12 domU with the template defaults'],
     ['txl image build web1.yaml --dry-run', 'show what would be done'],
+    ['txl image build web1.yaml -vv', 'also show apt, dpkg and maintainer-script output'],
   ],
   run: async (args, io) => {
     const { loadRecipe, planBuild, describePlan, executeBuild, SpawnRunner, formatSize } = await import('../../../image-tools/index.js');
@@ -110,6 +111,7 @@ const buildCommand = defineCommand<BuildArgs>({
       source: args.recipe,
       ...(args.mode ? { mode: args.mode as 'root' | 'unshare' } : {}),
       ...(args.cache ? { cacheRoot: args.cache } : {}),
+      ...(args.verbose > 1 ? { verboseTools: true } : {}),
     });
     if (args.dryRun) {
       if (args.json) printJson(io, { ...plan, stageFiles: plan.stageFiles.map((f) => ({ path: f.path, mode: f.mode, bytes: f.content.length })) });
@@ -125,6 +127,7 @@ const buildCommand = defineCommand<BuildArgs>({
         runner: new SpawnRunner(),
         signal: controller.signal,
         force: args.force,
+        allToolLines: args.verbose > 1,
         onProgress: (p) => {
           if (p.detail) {
             if (args.verbose > 0 || /^I: (downloading|extracting|installing|running apt-get update|success)/.test(p.message)) io.err(`    ${p.message}\n`);
