@@ -36,8 +36,9 @@ export function cpioNewc(entries: readonly CpioEntry[]): Buffer {
 export const INIT_MARKER = 'TXL-INIT-REACHED';
 
 /**
- * A busybox initrd whose /init prints `INIT_MARKER kernel=<release> cpus=<n> memkb=<MemTotal>
- * xs=<value of xenstore key data/txl-test, if any>` on the console and powers the guest off.
+ * A busybox initrd whose /init prints `INIT_MARKER kernel=<release> cpus=<n in /proc/cpuinfo>
+ * online=<cpu list, e.g. 0-3> memkb=<MemTotal> physkb=<RAM the kernel found at boot, from its "Memory:"
+ * line>` on the console and powers the guest off.
  */
 export function writeBusyboxInitrd(path: string, busybox = '/bin/busybox'): string {
   const init = [
@@ -46,8 +47,12 @@ export function writeBusyboxInitrd(path: string, busybox = '/bin/busybox'): stri
     '$B mount -t proc proc /proc',
     '$B mount -t sysfs sys /sys',
     'cpus=$($B grep -c ^processor /proc/cpuinfo)',
+    'online=$($B cat /sys/devices/system/cpu/online)',
     "mem=$($B awk '/MemTotal/ {print $2}' /proc/meminfo)",
-    `echo "${INIT_MARKER} kernel=$($B uname -r) cpus=$cpus memkb=$mem"`,
+    // The kernel's boot line "Memory: 1999000K/2096752K available (...)": the second number is all the
+    // RAM it found (MemTotal is that minus the kernel image, its tables and reserved ranges).
+    "phys=$($B dmesg | $B sed -n 's/.*Memory: [0-9]*K\\/\\([0-9]*\\)K available.*/\\1/p' | $B head -n 1)",
+    `echo "${INIT_MARKER} kernel=$($B uname -r) cpus=$cpus online=$online memkb=$mem physkb=$phys"`,
     '$B sleep 1',
     '$B poweroff -f',
     '',
