@@ -54,6 +54,16 @@ export interface HostExtras {
   readonly sharingUsedFrames: bigint;
 }
 
+/**
+ * A domain's scheduler parameters as libxl_domain_sched_params_get reports them: the scheduler of the
+ * host's default cpupool, and weight/cap for credit and credit2 (other schedulers: the name only).
+ */
+export interface DomainSchedParams {
+  readonly scheduler: string;
+  readonly weight?: number;
+  readonly cap?: number;
+}
+
 /** One domain as Xen reports it (getdomaininfo / getdomaininfolist). */
 export interface DomainInfo {
   readonly domid: number;
@@ -173,6 +183,8 @@ export interface Hypervisor extends PvBuildPorts {
   decreaseReservation(domid: number, order: number, frames: readonly number[]): Promise<number>;
   /** XEN_DOMCTL_getvcpucontext: the encoded vcpu_guest_context (5168 bytes). */
   getVcpuContext(domid: number, vcpu: number): Promise<Uint8Array>;
+  /** XEN_DOMCTL_scheduler_op getinfo (credit, credit2): the domain's weight and cap. */
+  schedParams(domid: number): Promise<DomainSchedParams>;
   /** vCPU states and affinities of a domain (vcpu 0..maxVcpuId). */
   listVcpus(domid: number): Promise<VcpuInfo[]>;
   /** EVTCHNOP_alloc_unbound in `domid` for `remoteDomid`; returns the port (in domid's space). */

@@ -1,6 +1,6 @@
 // Public API of the hypervisor module: the Hypervisor interface, its two backends, errors and ABI helpers.
 export type {
-  Hypervisor, XenVersionInfo, PhysInfo, HostExtras, DomainInfo, CreateDomainOptions, VcpuInfo, ShutdownReason, EventChannelDevice,
+  Hypervisor, XenVersionInfo, PhysInfo, HostExtras, DomainInfo, DomainSchedParams, CreateDomainOptions, VcpuInfo, ShutdownReason, EventChannelDevice,
 } from './hypervisor.js';
 export { uuidFromBytes, uuidToBytes, decodeDomainFlags, matchRequestedDomain } from './hypervisor.js';
 export { SimulatedHypervisor, type SimulatorOptions, type SimulatorState, type SimEvent } from './simulator.js';

@@ -7,7 +7,7 @@ import { grant_entry_v1, vcpu_guest_context } from './abi/structs.js';
 import { HypervisorError, ERRNO, hypercallError, mapFailure, noSuchDomain } from './errors.js';
 import {
   decodeDomainFlags, matchRequestedDomain, uuidFromBytes, uuidToBytes,
-  type CreateDomainOptions, type DomainInfo, type EventChannelDevice, type HostExtras, type Hypervisor, type PhysInfo, type VcpuInfo,
+  type CreateDomainOptions, type DomainInfo, type DomainSchedParams, type EventChannelDevice, type HostExtras, type Hypervisor, type PhysInfo, type VcpuInfo,
   type XenVersionInfo,
 } from './hypervisor.js';
 
@@ -459,6 +459,12 @@ export class SimulatedHypervisor implements Hypervisor {
     const v = d.vcpus[vcpu];
     if (!v) return fail('domctl getvcpucontext', 'EINVAL', domid, `vcpu ${vcpu} does not exist (max_vcpus not called, or out of range)`);
     return v.context?.slice() ?? new Uint8Array(vcpu_guest_context.size);
+  }
+
+  /** credit2 with Xen's defaults (weight 256, cap 0), as a fresh domain has them. */
+  async schedParams(domid: number): Promise<DomainSchedParams> {
+    this.dom(domid, 'domctl scheduler_op');
+    return { scheduler: 'credit2', weight: 256, cap: 0 };
   }
 
   async listVcpus(domid: number): Promise<VcpuInfo[]> {

@@ -25,6 +25,7 @@ export const DOMCTL = {
   getvcpucontext: 13,
   getvcpuinfo: 14,
   max_vcpus: 15,
+  scheduler_op: 16,
   setdomainhandle: 17,
   hypercall_init: 22,
   settimeoffset: 24,
@@ -117,6 +118,9 @@ export const PHYSCAP = {
   gnttab_v1: 1 << 8,
   gnttab_v2: 1 << 9,
 } as const;
+
+/** XEN_DOMCTL_SCHEDOP_*: domctl.h. */
+export const DOMCTL_SCHEDOP = { putinfo: 0, getinfo: 1 } as const;
 
 /** XEN_SCHEDULER_* ids (sysctl sched_id) and the names libxl prints: domctl.h, libxl_types.idl. */
 export const SCHEDULER_NAMES: Readonly<Record<number, string>> = { 5: 'credit', 6: 'credit2', 7: 'arinc653', 8: 'rtds', 9: 'null' };

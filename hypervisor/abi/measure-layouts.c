@@ -16,6 +16,7 @@
 static int first_struct = 1, first_field;
 #define BEGIN(name, type) do { printf("%s\n  \"%s\": {\"size\": %zu, \"fields\": {", first_struct ? "{" : ",", name, sizeof(type)); first_struct = 0; first_field = 1; } while (0)
 #define F(type, field) do { printf("%s\"%s\": %zu", first_field ? "" : ", ", #field, offsetof(type, field)); first_field = 0; } while (0)
+#define FN(type, name, member) do { printf("%s\"%s\": %zu", first_field ? "" : ", ", name, offsetof(type, member)); first_field = 0; } while (0)
 #define END() printf("}}")
 
 int main(void)
@@ -43,6 +44,11 @@ int main(void)
 #undef T
 #define T struct xen_domctl_vcpuaffinity
     BEGIN("xen_domctl_vcpuaffinity", T); F(T, vcpu); F(T, flags); F(T, cpumap_hard); F(T, cpumap_soft); END();
+#undef T
+#define T struct xen_domctl_scheduler_op
+    /* txl reads the union `u` as its credit2 view; credit's weight and cap sit at the same offsets. */
+    BEGIN("xen_domctl_scheduler_op", T); F(T, sched_id); F(T, cmd); FN(T, "weight", u.credit2.weight); FN(T, "cap", u.credit2.cap); END();
+    if (offsetof(T, u.credit.weight) != offsetof(T, u.credit2.weight) || offsetof(T, u.credit.cap) != offsetof(T, u.credit2.cap)) return 1;
 #undef T
     BEGIN("xenctl_bitmap", struct xenctl_bitmap); F(struct xenctl_bitmap, bitmap); F(struct xenctl_bitmap, nr_bits); END();
     BEGIN("xen_domctl_address_size", struct xen_domctl_address_size); F(struct xen_domctl_address_size, size); END();

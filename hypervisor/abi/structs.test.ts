@@ -19,7 +19,7 @@ function layoutsFor(release: '4.17' | '4.20'): Record<string, Struct<FieldMap>> 
     L.xenctl_bitmap, L.address_size, L.settimeoffset, L.hypercall_init, L.readconsole, L.physinfo, L.getdomaininfolist,
     L.sched_id, L.cpupool_op, L.xen_memory_reservation, L.evtchn_alloc_unbound, L.evtchn_close, L.gnttab_setup_table,
     L.grant_entry_v1, L.sched_remote_shutdown, L.mmuext_op, L.xen_compile_info, L.xen_platform_parameters,
-    L.cpu_user_regs, L.trap_info, L.vcpu_guest_context,
+    L.cpu_user_regs, L.trap_info, L.vcpu_guest_context, L.scheduler_op,
   ] as unknown as Struct<FieldMap>[];
   const all = [...common, (release === '4.17' ? L.ABI_417 : L.ABI_420).createdomain as unknown as Struct<FieldMap>];
   return Object.fromEntries(all.map((s) => [s.name, s]));

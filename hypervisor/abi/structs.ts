@@ -103,6 +103,18 @@ export const getvcpuinfo = struct('xen_domctl_getvcpuinfo', D417, {
   cpu_time: u64,
   cpu: u32,
 });
+/**
+ * `struct xen_domctl_scheduler_op`, its union `u` read as the credit2 view (`struct
+ * xen_domctl_sched_credit2`: weight, cap; credit's has the same offsets, measure-layouts.c checks it).
+ * The rest of the 16-byte union (rtds, the per-vcpu handle) is not used by txl.
+ */
+export const scheduler_op = struct('xen_domctl_scheduler_op', D417, {
+  sched_id: u32,
+  cmd: u32,
+  weight: u16,
+  cap: u16,
+  _u_rest: bytes(12),
+});
 /** `struct xenctl_bitmap` (xen.h). */
 export const xenctl_bitmap = struct('xenctl_bitmap', 'xen/include/public/xen.h @ stable-4.17', { bitmap: handle, nr_bits: u32 });
 /** `struct xen_domctl_vcpuaffinity` (get/setvcpuaffinity). */

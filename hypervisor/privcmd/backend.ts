@@ -6,7 +6,7 @@ import {
 import { grant_entry_v1 } from '../abi/structs.js';
 import { errnoName, mapFailure, noSuchDomain } from '../errors.js';
 import type {
-  CreateDomainOptions, DomainInfo, EventChannelDevice, HostExtras, Hypervisor, PhysInfo, VcpuInfo, XenVersionInfo,
+  CreateDomainOptions, DomainInfo, DomainSchedParams, EventChannelDevice, HostExtras, Hypervisor, PhysInfo, VcpuInfo, XenVersionInfo,
 } from '../hypervisor.js';
 import { PrivcmdDevice, PrivcmdError, findPrivcmd, type PrivcmdMapping } from './device.js';
 import { loadFfi } from './ffi.js';
@@ -54,6 +54,7 @@ export class PrivcmdHypervisor implements Hypervisor {
   async increaseReservation(domid: number, order: number, count: number): Promise<number[]> { return this.calls.increaseReservation(domid, order, count); }
   async decreaseReservation(domid: number, order: number, frames: readonly number[]): Promise<number> { return this.calls.decreaseReservation(domid, order, frames); }
   async getVcpuContext(domid: number, vcpu: number): Promise<Uint8Array> { return this.calls.getVcpuContext(domid, vcpu); }
+  async schedParams(domid: number): Promise<DomainSchedParams> { return this.calls.schedParams(domid); }
   async listVcpus(domid: number): Promise<VcpuInfo[]> {
     const info = await this.getDomainInfo(domid);
     if (info.maxVcpuId === 0xffffffff) return [];

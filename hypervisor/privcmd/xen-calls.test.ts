@@ -33,13 +33,15 @@ class FakeMemory {
   }
 }
 
-interface FakeDomain { domid: number; maxVcpus: number; paused: boolean }
+interface FakeDomain { domid: number; maxVcpus: number; paused: boolean; weight?: number; cap?: number }
 
 /** Just enough of Xen to answer XenCalls, reading structs at gcc-measured offsets. */
 class FakeXen {
   readonly domains: FakeDomain[] = [{ domid: 0, maxVcpus: 2, paused: false }];
   readonly log: string[] = [];
   lastCreate: Record<string, number> = {};
+  /** XEN_SCHEDULER_* id sysctl sched_id answers (6: credit2). */
+  schedId = 6;
   constructor(readonly release: '4.17' | '4.20', readonly mem: FakeMemory, readonly domctlVersion = release === '4.17' ? 0x15 : 0x17) {}
 
   hypercall(op: number, args: bigint[]): number {
@@ -74,6 +76,13 @@ class FakeXen {
         if (!dom) return -3;
         if (cmd === 3) { dom.paused = true; return 0; }
         if (cmd === 4) { if (!dom.paused) return -22; dom.paused = false; return 0; }
+        if (cmd === 16) { // scheduler_op: getinfo only, for the running scheduler (else EINVAL, as Xen)
+          const f = L.xen_domctl_scheduler_op!.fields;
+          if (v.getUint32(u + f.sched_id!, true) !== this.schedId || v.getUint32(u + f.cmd!, true) !== 1) return -22;
+          v.setUint16(u + f.weight!, dom.weight ?? 256, true);
+          v.setUint16(u + f.cap!, dom.cap ?? 0, true);
+          return 0;
+        }
         return -38;
       }
       case 35: { // sysctl
@@ -81,6 +90,7 @@ class FakeXen {
         const u = L.xen_sysctl!.fields.u!;
         if (v.getUint32(L.xen_sysctl!.fields.interface_version!, true) !== 0x15) return -13;
         const cmd = v.getUint32(0, true);
+        if (cmd === 4) { v.setUint32(u + L.xen_sysctl_sched_id!.fields.sched_id!, this.schedId, true); return 0; }
         if (cmd === 6) {
           const f = L.xen_sysctl_getdomaininfolist!.fields;
           const first = v.getUint16(u + f.first_domain!, true);
@@ -172,6 +182,19 @@ describe('XenCalls over a fake privcmd', () => {
       ]);
     });
   }
+
+  it('scheduler parameters: sched_id, then scheduler_op getinfo at gcc offsets (credit2, credit); name only otherwise', () => {
+    const { xen, calls } = open('4.17');
+    xen.domains[0]!.weight = 512;
+    xen.domains[0]!.cap = 50;
+    expect(calls.schedParams(0)).toEqual({ scheduler: 'credit2', weight: 512, cap: 50 });
+    xen.schedId = 5;
+    expect(calls.schedParams(0)).toEqual({ scheduler: 'credit', weight: 512, cap: 50 });
+    xen.schedId = 9;
+    expect(calls.schedParams(0)).toEqual({ scheduler: 'null' });
+    xen.schedId = 6;
+    expect(() => calls.schedParams(7)).toThrow(/7/);
+  });
 
   it('4.17: getdomaininfo of a missing domain answering for the next one is "no such domain"', () => {
     const { xen, calls } = open('4.17');

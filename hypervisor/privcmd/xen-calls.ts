@@ -1,7 +1,7 @@
 // Typed hypercalls over privcmd: each one serialises its structs into hypercall-safe memory,
 // issues the call, decodes the reply and turns errno into a typed HypervisorError.
 import {
-  CONSOLEIO, CPUPOOL_OP_FREEINFO, DOMCTL, EVTCHNOP, GNTTABOP, HYPERCALL, MMUEXT, SCHEDOP, SCHEDULER_NAMES,
+  CONSOLEIO, CPUPOOL_OP_FREEINFO, DOMCTL, DOMCTL_SCHEDOP, EVTCHNOP, GNTTABOP, HYPERCALL, MMUEXT, SCHEDOP, SCHEDULER_NAMES,
   SHUTDOWN_REASON, SYSCTL, VCPUAFFINITY, XENMEM, XENVER, type ShutdownReason,
 } from '../abi/constants.js';
 import type { FieldMap, Struct, Encodable, Decoded } from '../abi/layout.js';
@@ -9,7 +9,7 @@ import * as S from '../abi/structs.js';
 import { HypervisorError, errnoName, hypercallError } from '../errors.js';
 import {
   decodeDomainFlags, uuidFromBytes, uuidToBytes,
-  type CreateDomainOptions, type DomainInfo, type HostExtras, type PhysInfo, type VcpuInfo, type XenVersionInfo,
+  type CreateDomainOptions, type DomainInfo, type DomainSchedParams, type HostExtras, type PhysInfo, type VcpuInfo, type XenVersionInfo,
 } from '../hypervisor.js';
 import type { HcAlloc } from './device.js';
 import { PrivcmdDevice } from './device.js';
@@ -228,6 +228,20 @@ export class XenCalls {
       sharingFreedPages: memop(XENMEM.get_sharing_freed_pages),
       sharingUsedFrames: memop(XENMEM.get_sharing_shared_pages),
     };
+  }
+
+  /**
+   * The domain's scheduler parameters (libxl_domain_sched_params_get): the scheduler is the default
+   * cpupool's (sysctl sched_id); for credit (5) and credit2 (6) XEN_DOMCTL_scheduler_op getinfo gives
+   * weight and cap. Other schedulers are reported by name only.
+   */
+  schedParams(domid: number): DomainSchedParams {
+    const schedId = this.sysctl('sched_id', SYSCTL.sched_id, S.sched_id, () => ({}), (o) => o.sched_id);
+    const scheduler = SCHEDULER_NAMES[schedId] ?? `unknown(${schedId})`;
+    if (scheduler !== 'credit' && scheduler !== 'credit2') return { scheduler };
+    return this.domctl('scheduler_op', DOMCTL.scheduler_op, domid, S.scheduler_op, { sched_id: schedId, cmd: DOMCTL_SCHEDOP.getinfo }, (out) => ({
+      scheduler, weight: out!.weight, cap: out!.cap,
+    }));
   }
 
   /** sysctl getdomaininfolist from `first`, at most `max` records. */
