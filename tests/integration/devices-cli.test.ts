@@ -1,7 +1,7 @@
 // txl create with devices, block-attach/-detach/-list, network-attach/-detach/-list and destroy through
 // the CLI (in-process main()) on SimulatedHypervisor + MemoryXenstore + the fake host and backends:
 // xl's argument forms, xl's -list columns, the Closing/Closed handshake, nothing left after destroy.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -15,6 +15,8 @@ import { runTxl } from './cli.test.js';
 import { FakeHost, startFakeBackends, type BackendDriverOptions } from './devices-fakes.js';
 
 let dir: string;
+/** libxl's userdata directory of the CLI context (/var/lib/xen on a host). */
+let userdata: string;
 let kernel: string;
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'txl-devices-cli-'));
@@ -40,7 +42,8 @@ beforeEach(async () => {
   await xs.write('/local/domain/0/name', 'Domain-0');
   host = new FakeHost({ files: { '/srv/root.img': 'file', '/srv/data.img': 'file' }, bridges: ['xenbr0'] });
   await drivers();
-  setCliContextFactory(async () => makeCliContext(sim, async () => XenstoreClient.overMemory(mem), false));
+  userdata = mkdtempSync(join(tmpdir(), 'txl-userdata-'));
+  setCliContextFactory(async () => makeCliContext(sim, async () => XenstoreClient.overMemory(mem), false, userdata));
   setHotplugHostFactory(() => host);
 });
 
@@ -65,15 +68,17 @@ async function expectNothingLeft(): Promise<void> {
   expect(await ls('/libxl')).toEqual([]);
   expect([...host.loops.keys()]).toEqual([]);
   expect([...host.ifaces.keys()]).toEqual([]);
+  expect(readdirSync(userdata)).toEqual([]);
 }
 
 describe('devices through the txl CLI', () => {
   it('create attaches the disk and vif; the -list commands print xl\'s columns; destroy removes everything', async () => {
     const path = cfg('web', ['disk = [ "/srv/root.img,raw,xvda,rw" ]', 'vif = [ "mac=00:16:3e:0a:0b:0c,bridge=xenbr0" ]']);
     const dry = await runTxl(['create', '-n', path]);
-    expect(dry.out).toMatch(/^ +5 +addDisk +disk\[0\] xvda \(vbd 51712\) from \/srv\/root\.img, read-write$/m);
-    expect(dry.out).toMatch(/^ +6 +addVif +vif\[0\] mac 00:16:3e:0a:0b:0c on bridge xenbr0$/m);
-    expect(dry.out).toMatch(/^ +12 +waitDevices +disk\[0\] xvda, vif\[0\] 00:16:3e:0a:0b:0c$/m);
+    expect(dry.out).toMatch(/^ +5 +saveDomainConfig +userdata-d\.<domid>\.[0-9a-f-]{36}\.libxl-json \(xl list -l\)$/m);
+    expect(dry.out).toMatch(/^ +6 +addDisk +disk\[0\] xvda \(vbd 51712\) from \/srv\/root\.img, read-write$/m);
+    expect(dry.out).toMatch(/^ +7 +addVif +vif\[0\] mac 00:16:3e:0a:0b:0c on bridge xenbr0$/m);
+    expect(dry.out).toMatch(/^ +13 +waitDevices +disk\[0\] xvda, vif\[0\] 00:16:3e:0a:0b:0c$/m);
     expect(host.calls).toEqual([]);
 
     const created = await runTxl(['create', path]);
@@ -81,6 +86,16 @@ describe('devices through the txl CLI', () => {
     expect(created.status).toBe(0);
     expect(host.loops.get('/dev/loop0')).toEqual({ backing: '/srv/root.img', readOnly: false });
     expect(host.ifaces.get('vif1.0')).toMatchObject({ master: 'xenbr0', up: true });
+    // The config is saved where libxl keeps it and `list -l` prints it as xl does.
+    expect(readdirSync(userdata)).toEqual([expect.stringMatching(/^userdata-d\.1\.[0-9a-f-]{36}\.libxl-json$/)]);
+    const long = await runTxl(['list', '-l', 'web']);
+    expect(long.status).toBe(0);
+    const [entry] = JSON.parse(long.out) as { domid: number; config: { c_info: { name: string }; disks: unknown[]; nics: unknown[]; b_info: { sched_params: unknown } } }[];
+    expect(entry!.domid).toBe(1);
+    expect(entry!.config.c_info.name).toBe('web');
+    expect(entry!.config.disks).toEqual([{ pdev_path: '/srv/root.img', vdev: 'xvda', format: 'raw', readwrite: 1, colo_restore_enable: 'False' }]);
+    expect(entry!.config.nics).toEqual([{ devid: 0, mac: '00:16:3e:0a:0b:0c', bridge: 'xenbr0', nictype: 'vif' }]);
+    expect(entry!.config.b_info.sched_params).toEqual({ sched: 'credit2', weight: 256, cap: 0 });
 
     // tools/xl/xl_block.c main_blocklist and xl_nic.c main_networklist, printf for printf.
     const blocks = await runTxl(['block-list', 'web']);

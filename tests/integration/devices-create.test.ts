@@ -1,13 +1,13 @@
 // Disks and vifs in txl create (plan + executor) on SimulatedHypervisor + MemoryXenstore + a fake host
 // (loop devices, bridges) + fake blkback/netback: devices set up concurrently before unpause, pre-flight
 // errors before anything exists, and a failure injected at every step leaves nothing behind.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { syntheticElfKernel } from '../../domain-builder/testing/synthetic-kernel.js';
 import { SimulatedHypervisor, type Hypervisor } from '../../hypervisor/index.js';
-import { parseDiskSpec, parseVifSpec, vdevToDevid, type ResolvedDisk, type VifSpec } from '../../toolstack/config/index.js';
+import { parseDiskSpec, parseVifSpec, parseXlCfg, resolveDomainConfig, vdevToDevid, type ResolvedDisk, type VifSpec } from '../../toolstack/config/index.js';
 import { destroyDomainFully, executeCreate, planCreate, type CreateInput, type MicroOp } from '../../toolstack/operations/index.js';
 import { MemoryXenstore, XenstoreClient } from '../../xenstore/index.js';
 import { FakeHost, startFakeBackends, type BackendDriverOptions } from './devices-fakes.js';
@@ -35,6 +35,8 @@ interface Env {
   xs: XenstoreClient;
   host: FakeHost;
   stop: () => Promise<void>;
+  /** libxl's userdata directory for this run. */
+  userdata: string;
 }
 let envs: Env[] = [];
 afterEach(async () => {
@@ -51,7 +53,7 @@ async function setup(driver: BackendDriverOptions = {}): Promise<Env> {
   const xs = XenstoreClient.overMemory(mem);
   const host = new FakeHost({ files: { [IMG]: 'file', [DATA]: { block: (254 << 8) | 3 } }, bridges: ['xenbr0'] });
   const stop = await startFakeBackends(mem, host, driver);
-  const env = { sim, mem, xs, host, stop };
+  const env = { sim, mem, xs, host, stop, userdata: mkdtempSync(join(tmpdir(), 'txl-userdata-')) };
   envs.push(env);
   return env;
 }
@@ -72,6 +74,7 @@ async function expectNothingLeft(env: Env): Promise<void> {
   expect([...env.host.loops.keys()]).toEqual([]);
   expect(env.host.bridgePorts()).toEqual([]);
   expect([...env.host.ifaces.keys()]).toEqual([]);
+  expect(readdirSync(env.userdata)).toEqual([]);
 }
 
 function failing(hv: SimulatedHypervisor, failAt: string): Hypervisor {
@@ -166,16 +169,18 @@ describe('txl create with disks and vifs', () => {
 });
 
 describe('rollback of a create with a disk and a vif', () => {
-  const kinds = planCreate(input({ kernel: '/boot/vmlinuz' })).map((o) => o.kind);
+  // The whole config too, so the plan saves libxl's userdata (removed on rollback like the rest).
+  const saveConfig = resolveDomainConfig(parseXlCfg('name = "guest1"\nkernel = "/boot/vmlinuz"\nmemory = 32\n', 'guest1.cfg'), [], { generateUuid: () => UUID }).config;
+  const kinds = planCreate(input({ kernel: '/boot/vmlinuz' }), { saveConfig }).map((o) => o.kind);
   for (const [index, kind] of kinds.entries()) {
     for (const phase of ['start', 'done'] as const) {
       it(`a failure at ${phase} of step ${index + 1} (${kind}) leaves no domain, nodes, loop device or bridge port`, async () => {
         const env = await setup();
-        const plan = planCreate(input());
+        const plan = planCreate(input(), { saveConfig });
         const onStep = (op: MicroOp, p: 'start' | 'done'): void => {
           if (op === plan[index] && p === phase) throw new Error(`injected failure at ${phase} of ${kind}`);
         };
-        const err = await executeCreate(plan, { hypervisor: env.sim, xenstore: env.xs, hotplug: env.host, onStep }).catch((e: unknown) => e);
+        const err = await executeCreate(plan, { hypervisor: env.sim, xenstore: env.xs, hotplug: env.host, onStep, userdataDir: env.userdata }).catch((e: unknown) => e);
         expect(err).toMatchObject({ message: expect.stringContaining(`injected failure at ${phase} of ${kind}`) });
         if (index > kinds.indexOf('createDomain') || (index === kinds.indexOf('createDomain') && phase === 'done')) {
           expect(err).toMatchObject({ code: 'TXL_CREATE_FAILED' });

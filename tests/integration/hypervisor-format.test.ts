@@ -1,10 +1,7 @@
 // xl's formatting rules as txl reproduces them (tools/xl/xl_info.c, xl_utils.c print_bitmap).
 import { describe, expect, it } from 'vitest';
 import { decodeDomainFlags, type DomainInfo } from '../../hypervisor/index.js';
-import { formatCpuSet, formatListRow, printfFixed, readSavedConfig, stateLetters, uptimeToString } from '../../toolstack/cli/table.js';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { formatCpuSet, formatListRow, printfFixed, stateLetters, uptimeToString } from '../../toolstack/cli/table.js';
 
 function info(flags: number, extra: Partial<DomainInfo> = {}): DomainInfo {
   return {
@@ -48,13 +45,5 @@ describe('xl formats', () => {
     expect(uptimeToString(59, false)).toBe(' 0:00:59');
     expect(uptimeToString(86400 + 3661, false)).toBe('1 day,  1:01:01');
     expect(uptimeToString(3 * 86400 + 45 * 60, true)).toBe('3 days,  0:45');
-  });
-
-  it('list -l reads the configuration libxl saved for the domain', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'txl-userdata-'));
-    const d = info(0, { domid: 3, uuid: '11111111-2222-3333-4444-555555555555' });
-    writeFileSync(join(dir, `userdata-d.3.${d.uuid}.libxl-json`), '{"c_info": {"name": "web"}}');
-    expect(await readSavedConfig(d, dir)).toEqual({ c_info: { name: 'web' } });
-    expect(await readSavedConfig(info(0, { domid: 4 }), dir)).toBeUndefined();
   });
 });

@@ -22,6 +22,11 @@ export interface CliContext {
   store(): Promise<DomainStore>;
   /** Closes the store (if opened) and the hypervisor. */
   close(): Promise<void>;
+  /**
+   * libxl's userdata directory, where domain configs are saved for `list -l`: /var/lib/xen on a Xen
+   * host (TXL_XEN_LIB_DIR overrides it), beside the state file for the simulator; undefined: none.
+   */
+  readonly userdataDir: string | undefined;
 }
 
 let contextFactory: (() => Promise<CliContext>) | undefined;
@@ -35,10 +40,11 @@ export function setCliContextFactory(factory: (() => Promise<CliContext>) | unde
 }
 
 /** Builds a context from a hypervisor and a store opener. */
-export function makeCliContext(hv: Hypervisor, openStore: () => Promise<DomainStore>, closeHv = true): CliContext {
+export function makeCliContext(hv: Hypervisor, openStore: () => Promise<DomainStore>, closeHv = true, userdataDir?: string): CliContext {
   let store: Promise<DomainStore> | undefined;
   return {
     hv,
+    userdataDir,
     store: () => (store ??= openStore()),
     close: async () => {
       if (store) await (await store.catch(() => undefined))?.close();
@@ -97,12 +103,12 @@ export async function openCliContext(env: NodeJS.ProcessEnv = process.env): Prom
   const hv = await openHypervisor(env);
   if (hv.backend === 'simulator') {
     const path = env.TXL_SIM_STATE ?? defaultSimulatorStatePath(env);
-    return makeCliContext(hv, () => stateFileStore(path));
+    return makeCliContext(hv, () => stateFileStore(path), true, env.TXL_XEN_LIB_DIR ?? `${path}.userdata`);
   }
   return makeCliContext(hv, async () => {
     const { XenstoreClient } = await import('../../xenstore/index.js');
     return XenstoreClient.connect();
-  });
+  }, true, env.TXL_XEN_LIB_DIR ?? '/var/lib/xen');
 }
 
 /** Runs `fn` with a context and always closes it. */
@@ -336,14 +342,3 @@ export function domainJson(name: string | undefined, d: DomainInfo): Record<stri
   };
 }
 
-/**
- * The domain configuration libxl saved for `domid` (/var/lib/xen/userdata-d.<domid>.<uuid>.libxl-json,
- * libxl__userdata_path), which `xl list -l` prints; undefined when there is none (dom0, non-xl domains).
- */
-export async function readSavedConfig(d: DomainInfo, dir = '/var/lib/xen'): Promise<unknown> {
-  try {
-    return JSON.parse(await readFile(`${dir}/userdata-d.${d.domid}.${d.uuid}.libxl-json`, 'utf8')) as unknown;
-  } catch {
-    return undefined;
-  }
-}

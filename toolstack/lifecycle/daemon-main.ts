@@ -41,12 +41,13 @@ try {
     idleMs,
     log,
     // As `txl destroy` does: the domain, its xenstore nodes and its devices (loop devices, bridge ports).
-    destroy: (domid) => destroyDomainFully({ hypervisor: ctx.hv, store, hotplug }, domid),
+    destroy: (domid) => destroyDomainFully({ hypervisor: ctx.hv, store, hotplug, userdataDir: ctx.userdataDir }, domid),
     recreate: async (config, name) => {
       // The record's config is the resolved DomainConfig `txl create` booted (kernel set).
       const input = { ...config, name } as unknown as Parameters<typeof planCreate>[0];
       if (typeof input.kernel !== 'string') throw new Error(`cannot re-create ${name}: its record has no kernel`);
-      const result = await executeCreate(planCreate(input, { paused: false }), { hypervisor: ctx.hv, xenstore: store, hotplug });
+      const saveConfig = ctx.userdataDir !== undefined ? ({ ...config, name } as unknown as NonNullable<Parameters<typeof planCreate>[1]>['saveConfig']) : undefined;
+      const result = await executeCreate(planCreate(input, { paused: false, saveConfig }), { hypervisor: ctx.hv, xenstore: store, hotplug, userdataDir: ctx.userdataDir });
       log(`Domain ${name} re-created as domid ${result.domid}`);
       return result.domid;
     },

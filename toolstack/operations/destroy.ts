@@ -5,6 +5,7 @@ import { messageOf } from '../../common/errors.js';
 import type { Hypervisor } from '../../hypervisor/index.js';
 import { teardownDomainDevices, type HotplugHost } from '../devices/index.js';
 import { OperationError } from './errors.js';
+import { removeDomainUserdata } from './userdata.js';
 
 /** The xenstore operations destroy needs (the CLI's DomainStore has them, the state-file store too). */
 export interface DestroyStore {
@@ -18,6 +19,8 @@ export interface DestroyDeps {
   readonly hypervisor: Hypervisor;
   readonly store: DestroyStore;
   readonly hotplug: HotplugHost;
+  /** libxl's userdata directory (/var/lib/xen): the domain's files there go too (libxl__userdata_destroyall). */
+  readonly userdataDir?: string | undefined;
 }
 
 /**
@@ -48,6 +51,9 @@ export async function destroyDomainFully(deps: DestroyDeps, domid: number): Prom
   if (vmPath) await rm(vmPath);
   await rm(domPath);
   await rm(`/libxl/${domid}`);
+  if (deps.userdataDir !== undefined) {
+    await removeDomainUserdata(deps.userdataDir, domid).catch((error: unknown) => problems.push(`saved config: ${messageOf(error)}`));
+  }
   await hv.destroyDomain(domid).catch(async (error: unknown) => {
     if (await hv.findDomain(domid)) throw error;
   });

@@ -14,6 +14,7 @@ import {
 import type { XenstoreClient, XsPermission, XsTransaction } from '../../xenstore/index.js';
 import { OperationError } from './errors.js';
 import type { MicroOp } from './micro-ops.js';
+import { removeDomainUserdata, saveDomainConfigFile } from './userdata.js';
 
 /** What the executor runs against. */
 export interface ExecuteDeps {
@@ -25,6 +26,8 @@ export interface ExecuteDeps {
   readonly onStep?: (op: MicroOp, phase: 'start' | 'done') => void;
   /** Where device hotplug runs (loop devices, bridge ports); required when the plan has devices. */
   readonly hotplug?: HotplugHost;
+  /** libxl's userdata directory (/var/lib/xen); required when the plan saves the domain's config. */
+  readonly userdataDir?: string | undefined;
 }
 
 /** What a successful create returns. */
@@ -63,6 +66,8 @@ interface Context {
   created: string[];
   /** Devices whose nodes this run wrote (torn down on rollback, in reverse). */
   devices: DeviceRef[];
+  /** The userdata directory the domain's config was saved in (removed on rollback). */
+  userdata?: string;
   /** Background hotplug of each device: resolves to undefined, or to the error it failed with. */
   pending: { readonly label: string; readonly backend: string; readonly job: Promise<unknown> }[];
   /** Cancels the background waits on rollback. */
@@ -217,6 +222,13 @@ async function runOp(op: MicroOp, ctx: Context, deps: ExecuteDeps): Promise<void
       });
       return;
     }
+    case 'saveDomainConfig': {
+      const domid = need(ctx.domid, 'the domid');
+      if (deps.userdataDir === undefined) throw new OperationError('TXL_CREATE_CONFIG', 'the plan saves the domain configuration but no userdata directory was given', { details: { op: op.kind } });
+      ctx.userdata = deps.userdataDir;
+      await saveDomainConfigFile(deps.userdataDir, domid, op.uuid, op.config);
+      return;
+    }
     case 'prepareBuild': {
       const domid = need(ctx.domid, 'the domid');
       await hv.setMaxVcpus(domid, op.maxVcpus);
@@ -329,6 +341,9 @@ async function rollback(ctx: Context, deps: ExecuteDeps): Promise<string[]> {
   }
   for (const path of ctx.created.reverse()) {
     try { await rmQuiet(xs, path); } catch (e) { problems.push(`removal of ${path}: ${messageOf(e)}`); }
+  }
+  if (ctx.userdata !== undefined && ctx.domid !== undefined) {
+    try { await removeDomainUserdata(ctx.userdata, ctx.domid); } catch (e) { problems.push(`removal of the saved config: ${messageOf(e)}`); }
   }
   return problems;
 }

@@ -5,6 +5,7 @@
 // before the domain exists, their nodes written right after the skeleton (their hotplug then runs in
 // the background, overlapping the build, all devices at once), and waited for before unpausing.
 import type { ResolvedDisk, VifSpec } from '../config/index.js';
+import type { LibxlJson } from '../config/libxl-json.js';
 
 /** Read and check the kernel (and initrd), and plan the memory layout, before any domain exists. */
 export interface LoadKernelOp {
@@ -116,6 +117,16 @@ export interface WaitDevicesOp {
   readonly devices: readonly string[];
 }
 
+/**
+ * libxl's saved domain configuration (userdata-d.<domid>.<uuid>.libxl-json): what `xl list -l` and
+ * `txl list -l` print for the domain. The directory is the executor's (ExecuteDeps.userdataDir).
+ */
+export interface SaveDomainConfigOp {
+  readonly kind: 'saveDomainConfig';
+  readonly uuid: string;
+  readonly config: LibxlJson;
+}
+
 /** XEN_DOMCTL_unpausedomain. */
 export interface UnpauseOp {
   readonly kind: 'unpause';
@@ -126,6 +137,7 @@ export type MicroOp =
   | LoadKernelOp
   | CreateDomainOp
   | WriteDomainSkeletonOp
+  | SaveDomainConfigOp
   | PrepareBuildOp
   | BuildDomainOp
   | WriteXenstoreTreeOp

@@ -1,5 +1,6 @@
 // planCreate: turns a resolved domain configuration into the MicroOp[] that creates and boots it (pure).
-import type { ResolvedDisk, VifSpec } from '../config/index.js';
+import type { DomainConfig, ResolvedDisk, VifSpec } from '../config/index.js';
+import { libxlDomainConfig } from '../config/libxl-json.js';
 import { DEVICE_TIMEOUT_MS, randomXenMac } from '../devices/index.js';
 import { OperationError } from './errors.js';
 import type { AddDiskOp, AddVifOp, MicroOp } from './micro-ops.js';
@@ -35,6 +36,11 @@ export interface CreateOptions {
   readonly random?: () => number;
   /** Bound on each device's wait for its backend (default DEVICE_TIMEOUT_MS). */
   readonly deviceTimeoutMs?: number;
+  /**
+   * The whole resolved config, to save as libxl's userdata (userdata-d.<domid>.<uuid>.libxl-json) so
+   * that `xl list -l` and `txl list -l` show the domain; omitted: nothing is saved.
+   */
+  readonly saveConfig?: DomainConfig | undefined;
 }
 
 /** LIBXL_MAXMEM_CONSTANT: max_mem is the target plus 1 MiB. */
@@ -71,6 +77,7 @@ export function planCreate(input: CreateInput, options: CreateOptions = {}): Mic
     ...(devices.length ? [{ kind: 'checkDevices', devices } as const] : []),
     { kind: 'createDomain', uuid: input.uuid, maxVcpus },
     { kind: 'writeDomainSkeleton', name: input.name, uuid: input.uuid },
+    ...(options.saveConfig ? [{ kind: 'saveDomainConfig', uuid: input.uuid, config: libxlDomainConfig(options.saveConfig, vifs.map((v) => v.mac)) } as const] : []),
     ...disks,
     ...vifs,
     { kind: 'prepareBuild', maxVcpus, maxMemKiB: input.memoryMiB * 1024 + MAXMEM_SLACK_KIB, storeDomid, consoleDomid },

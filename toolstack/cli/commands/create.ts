@@ -62,7 +62,7 @@ async function formatPlan(c: DomainConfig, paused: boolean): Promise<string> {
   const { planCreate, OperationError } = await import('../../operations/index.js');
   let plan;
   try {
-    plan = planCreate({ ...c, kernel: c.kernel }, { paused });
+    plan = planCreate({ ...c, kernel: c.kernel }, { paused, saveConfig: c });
   } catch (error) {
     if (error instanceof OperationError) return `plan        (none: ${error.message})\n`;
     throw error;
@@ -73,6 +73,7 @@ async function formatPlan(c: DomainConfig, paused: boolean): Promise<string> {
       case 'addVif': return `${op.field} mac ${op.mac} on bridge ${op.vif.bridge}`;
       case 'checkDevices': case 'waitDevices': return op.devices.join(', ');
       case 'loadKernel': return op.kernel;
+      case 'saveDomainConfig': return `userdata-d.<domid>.${op.uuid}.libxl-json (xl list -l)`;
       default: return '';
     }
   };
@@ -103,13 +104,14 @@ async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo)
   const hotplug = await defaultHotplugHost();
   // With -c the domain stays paused until the console is attached, so no early output is lost
   // (xl create -c waits for xenconsole's start notification the same way).
-  const plan = planCreate({ ...config, kernel }, { paused: args.paused || args.console });
   return withCliContext(async (ctx) => {
+    // The config is saved where libxl keeps it, so `xl list -l` and `txl list -l` show the guest.
+    const plan = planCreate({ ...config, kernel }, { paused: args.paused || args.console, saveConfig: ctx.userdataDir !== undefined ? config : undefined });
     const store = await ctx.store();
     if (!(store instanceof XenstoreClient)) {
       throw new TxlError('TXL_CREATE_UNAVAILABLE', 'txl create needs xenstored (the simulator state file cannot hold a domain\'s xenstore tree)');
     }
-    const result = await executeCreate(plan, { hypervisor: ctx.hv, xenstore: store, hotplug });
+    const result = await executeCreate(plan, { hypervisor: ctx.hv, xenstore: store, hotplug, userdataDir: ctx.userdataDir });
     // The caller passes the full yargs arguments; --json is a global option.
     if ((args as CreateArgs & { json?: boolean }).json) printJson(io, result);
     // What the host monitor needs to carry out on_* for a domain (toolstack/lifecycle/README.md).
@@ -147,7 +149,7 @@ async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo)
       // its own schedule) before the domain and its console go away.
       destroy: async (domid) => {
         if (domid === result.domid) await session.settled(1000, 5000);
-        await destroyDomainFully({ hypervisor: ctx.hv, store, hotplug }, domid);
+        await destroyDomainFully({ hypervisor: ctx.hv, store, hotplug, userdataDir: ctx.userdataDir }, domid);
       },
       onEvent: (event) => {
         if (event.type === 'restarted') restarted();
@@ -157,7 +159,7 @@ async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo)
       domid: result.domid,
       name: config.name,
       actions: { onPoweroff: config.onPoweroff, onReboot: config.onReboot, onCrash: config.onCrash, onWatchdog: config.onWatchdog },
-      recreate: async () => (await executeCreate(planCreate({ ...config, kernel }, { paused: false }), { hypervisor: ctx.hv, xenstore: store, hotplug })).domid,
+      recreate: async () => (await executeCreate(planCreate({ ...config, kernel }, { paused: false, saveConfig: ctx.userdataDir !== undefined ? config : undefined }), { hypervisor: ctx.hv, xenstore: store, hotplug, userdataDir: ctx.userdataDir })).domid,
     });
     try {
       if (!args.paused) await ctx.hv.unpause(result.domid);

@@ -29,7 +29,7 @@ export const destroyCommand = defineCommand<DestroyArgs>({
       }
       const { destroyDomainFully } = await import('../../operations/index.js');
       const { defaultHotplugHost } = await import('../../devices/index.js');
-      await destroyDomainFully({ hypervisor: ctx.hv, store: await ctx.store(), hotplug: await defaultHotplugHost() }, domid);
+      await destroyDomainFully({ hypervisor: ctx.hv, store: await ctx.store(), hotplug: await defaultHotplugHost(), userdataDir: ctx.userdataDir }, domid);
       return 0;
     });
   },

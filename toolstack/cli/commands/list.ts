@@ -26,8 +26,14 @@ export const listCommand = defineCommand<ListArgs>({
         : await ctx.hv.listDomains();
       const names = await Promise.all(infos.map((d) => t.domainName(ctx, d.domid)));
       if (args.long) {
-        const configs = await Promise.all(infos.map(async (d) => ({ domid: d.domid, config: await t.readSavedConfig(d) })));
-        io.out(`${JSON.stringify(configs.filter((c) => c.config !== undefined), null, 4)}\n`);
+        // xl_info.c list_domains_details: libxl_retrieve_domain_configuration per domain (those without
+        // a saved config are skipped), one yajl array, then puts' newline.
+        const { retrieveDomainConfig } = await import('../../operations/index.js');
+        const { formatYajl } = await import('../../config/libxl-json.js');
+        const dir = ctx.userdataDir;
+        const store = await ctx.store();
+        const configs = dir === undefined ? [] : await Promise.all(infos.map(async (d) => ({ domid: d.domid, config: await retrieveDomainConfig(ctx.hv, store, d, dir) })));
+        io.out(`${formatYajl(configs.flatMap((c) => (c.config ? [{ domid: c.domid, config: c.config }] : [])))}\n`);
         return 0;
       }
       if (args.json) {
