@@ -138,4 +138,26 @@ describe('planBuild', () => {
       rmSync(root, { recursive: true, force: true });
     }
   });
+
+  it('template overlays enable units with symlinks (systemd ignores regular files in .wants folders)', async () => {
+    const { lstatSync, readdirSync, readlinkSync, existsSync } = await import('node:fs');
+    const { join, dirname, resolve } = await import('node:path');
+    const { templatesDir } = await import('./templates.js');
+    const checked: string[] = [];
+    const walk = (dir: string): void => {
+      for (const name of readdirSync(dir)) {
+        const path = join(dir, name);
+        const st = lstatSync(path);
+        if (/\.(wants|requires)$/.test(dir)) {
+          expect(st.isSymbolicLink(), `${path} must be a symlink`).toBe(true);
+          const target = readlinkSync(path);
+          // Relative links must point at a unit shipped in the same overlay.
+          if (!target.startsWith('/')) expect(existsSync(resolve(dirname(path), target)), `${path} -> ${target}`).toBe(true);
+          checked.push(path);
+        } else if (st.isDirectory()) walk(path);
+      }
+    };
+    for (const t of readdirSync(templatesDir())) if (existsSync(join(templatesDir(), t, 'overlay'))) walk(join(templatesDir(), t, 'overlay'));
+    expect(checked.length).toBeGreaterThanOrEqual(4);
+  });
 });
