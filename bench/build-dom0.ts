@@ -26,9 +26,12 @@ const paused = process.argv.includes('--paused');
 const uuid = `00000000-0000-4000-8000-${String(process.pid).padStart(12, '0')}`;
 const consoleLog = `/var/log/xen/console/guest-${name}.log`;
 
+// Where the process's time goes outside the create (ms since node's time origin, i.e. process start):
+// node's own start-up and this script's imports, then opening privcmd (koffi) and xenstored.
+const importedMs = performance.now();
 const hv = await openPrivcmdHypervisor();
 const xs = await XenstoreClient.connect();
-const out: Record<string, unknown> = { name, memoryMiB, vcpus };
+const out: Record<string, unknown> = { name, memoryMiB, vcpus, startup: { importedMs: Math.round(importedMs), openedMs: Math.round(performance.now()) } };
 try {
   const plan = planCreate({ name, uuid, kernel, ramdisk: arg('ramdisk'), cmdline: arg('cmdline') ?? 'console=hvc0', memoryMiB, vcpus }, { paused });
   const t0 = process.hrtime.bigint();
