@@ -131,6 +131,10 @@ describe('devices through the txl CLI', () => {
 
   it('block-attach, block-detach (handshake; timeout without -f; -f), network-attach and network-detach', async () => {
     expect((await runTxl(['create', cfg('app', [])])).status).toBe(0);
+    /** The devices `list -l` shows (libxl keeps the saved config in step with hotplug). */
+    const saved = async (): Promise<{ disks?: { vdev: string }[]; nics?: { devid: number; mac: string }[] }> =>
+      (JSON.parse((await runTxl(['list', '-l', 'app'])).out) as { config: object }[])[0]!.config;
+    expect(await saved()).not.toHaveProperty('disks');
     const attach = await runTxl(['block-attach', 'app', '/srv/data.img,raw,xvdb,rw']);
     expect(attach.err).toBe('');
     expect(attach.status).toBe(0);
@@ -140,6 +144,7 @@ describe('devices through the txl CLI', () => {
     expect(again.status).not.toBe(0);
     expect(again.err).toContain('vdev=xvdb is device 51728, which the disk domain 1 already has');
     expect((await runTxl(['block-list', 'app'])).out.split('\n')[1]).toMatch(/^51728 0   1      1     -1     -1       \/local\/domain\/0\/backend\/vbd\/1\/51728$/);
+    expect((await saved()).disks).toEqual([{ pdev_path: '/srv/data.img', vdev: 'xvdb', format: 'raw', readwrite: 1, colo_restore_enable: 'False' }]);
 
     // The guest does not answer Closing: block-detach fails after its timeout and leaves the disk.
     await drivers({ cooperative: false });
@@ -151,6 +156,7 @@ describe('devices through the txl CLI', () => {
     expect(forced.status).toBe(0);
     expect(host.loops.size).toBe(0);
     expect(await xs.tryRead('/local/domain/1/device/vbd/51728')).toBeUndefined();
+    expect(await saved()).not.toHaveProperty('disks');
 
     await drivers();
     expect((await runTxl(['block-attach', 'app', 'format=raw,vdev=xvdc,access=ro,target=/srv/data.img'])).status).toBe(0);
@@ -165,8 +171,13 @@ describe('devices through the txl CLI', () => {
     expect(host.ifaces.get('vif1.0')).toMatchObject({ master: 'xenbr0', up: true });
     expect(host.ifaces.get('app1')).toMatchObject({ master: 'xenbr0', up: true });
     expect(await xs.read('/local/domain/1/device/vif/1/mac')).toMatch(/^00:16:3e(:[0-9a-f]{2}){3}$/);
+    expect((await saved()).nics).toEqual([
+      { devid: 0, mac: '00:16:3e:00:00:99', bridge: 'xenbr0', nictype: 'vif' },
+      { devid: 1, mac: await xs.read('/local/domain/1/device/vif/1/mac'), bridge: 'xenbr0', ifname: 'app1', nictype: 'vif' },
+    ]);
     expect((await runTxl(['network-detach', 'app', '00:16:3E:00:00:99'])).status).toBe(0);
     expect(host.ifaces.has('vif1.0')).toBe(false);
+    expect((await saved()).nics!.map((n) => n.devid)).toEqual([1]);
     // An uncooperative guest: network-detach tears the vif down after the timeout anyway (libxl's forced fallback).
     await drivers({ cooperative: false });
     expect((await runTxl(['network-detach', '-t', '0.3', 'app', '1'])).status).toBe(0);

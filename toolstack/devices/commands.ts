@@ -1,7 +1,7 @@
 // What xl block-attach/-detach/-list and network-attach/-detach/-list do (tools/xl/xl_block.c,
 // xl_nic.c over libxl_disk.c / libxl_nic.c), on txl's device code: argument handling as xl's, the -list
 // output byte for byte as xl prints it.
-import { parseDiskSpec, parseVifSpec, vdevToDevid, type ResolvedDisk } from '../config/index.js';
+import { parseDiskSpec, parseVifSpec, vdevToDevid, type ResolvedDisk, type VifSpec } from '../config/index.js';
 import { DeviceError } from './errors.js';
 import type { HotplugHost } from './hotplug.js';
 import { attachDevice, detachDevice, deviceLabel, domainDevices, listDeviceInfo, type AttachStore, type DeviceInfo, type DeviceRef } from './lifecycle.js';
@@ -35,16 +35,16 @@ export async function blockAttach(store: AttachStore, host: HotplugHost, domid: 
 
 /**
  * `network-attach DOMAIN [KEY=VALUE...]`: one vif from the settings (parse_nic_config), devid the next
- * free one (libxl__device_nextid), a random 00:16:3e MAC when none is given. Returns devid and MAC.
+ * free one (libxl__device_nextid), a random 00:16:3e MAC when none is given. Returns devid, MAC and the vif.
  */
-export async function networkAttach(store: AttachStore, host: HotplugHost, domid: number, settings: readonly string[], opts: DeviceCommandOptions = {}): Promise<{ devid: number; mac: string }> {
+export async function networkAttach(store: AttachStore, host: HotplugHost, domid: number, settings: readonly string[], opts: DeviceCommandOptions = {}): Promise<{ devid: number; mac: string; vif: VifSpec }> {
   const existing = await domainDevices(store, domid);
   const next = Math.max(-1, ...existing.filter((d) => d.kind === 'vif').map((d) => d.devid)) + 1;
   const { vif } = parseVifSpec(settings.join(','), next, 'network-attach');
   const mac = vif.mac ?? randomXenMac(opts.random);
   await preflightDevices(store, host, [], [{ vif, mac, field: 'network-attach' }], domid, existing);
   await attachDevice(store, host, vifNodes(domid, vif, mac), { vif }, opts);
-  return { devid: vif.devid, mac };
+  return { devid: vif.devid, mac, vif };
 }
 
 async function findDevice(store: Pick<DeviceStore, 'tryRead' | 'directory'>, domid: number, kind: 'vbd' | 'vif', match: (d: DeviceRef) => Promise<boolean>, what: string): Promise<DeviceRef> {
@@ -59,22 +59,24 @@ async function findDevice(store: Pick<DeviceStore, 'tryRead' | 'directory'>, dom
  * must release the disk (Closing/Closed) within the timeout (libxl_device_disk_safe_remove); with -f
  * it is torn down at once (libxl_device_disk_destroy).
  */
-export async function blockDetach(store: AttachStore, host: HotplugHost, domid: number, which: string, force: boolean, opts: DeviceCommandOptions = {}): Promise<void> {
+export async function blockDetach(store: AttachStore, host: HotplugHost, domid: number, which: string, force: boolean, opts: DeviceCommandOptions = {}): Promise<number> {
   const devid = vdevToDevid(which);
   if (devid === undefined) throw new DeviceError('TXL_DEV_NOT_FOUND', `Error: Device ${which} not connected.`, { details: { domid, device: which } });
   const dev = await findDevice(store, domid, 'vbd', async (d) => d.devid === devid, which);
   await detachDevice(store, host, dev, { force: force ? 'now' : 'never', label: deviceLabel(dev, which), ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) });
+  return dev.devid;
 }
 
 /**
  * `network-detach DOMAIN DEVID|MAC`: a MAC when it has a ':', else a devid (atoi). The guest gets the
  * timeout to let go; then the vif is torn down anyway (libxl_device_nic_remove's forced fallback).
  */
-export async function networkDetach(store: AttachStore, host: HotplugHost, domid: number, which: string, opts: DeviceCommandOptions = {}): Promise<void> {
+export async function networkDetach(store: AttachStore, host: HotplugHost, domid: number, which: string, opts: DeviceCommandOptions = {}): Promise<number> {
   const dev = which.includes(':')
     ? await findDevice(store, domid, 'vif', async (d) => (await store.tryRead(`${d.libxl}/mac`))?.toLowerCase() === which.toLowerCase(), which)
     : await findDevice(store, domid, 'vif', async (d) => d.devid === (Number.parseInt(which, 10) || 0), which);
   await detachDevice(store, host, dev, { force: 'auto', ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}) });
+  return dev.devid;
 }
 
 const left = (v: string | number, width: number): string => String(v).padEnd(width);

@@ -5,5 +5,5 @@ export { executeCreate, type ExecuteDeps, type CreateResult } from './execute.js
 export { OperationError, type OperationErrorCode } from './errors.js';
 export { destroyDomainFully, type DestroyDeps, type DestroyStore } from './destroy.js';
 export {
-  XEN_LIB_DIR, userdataPath, saveDomainConfigFile, removeDomainUserdata, readDomainConfigFile, retrieveDomainConfig, type RetrieveStore,
+  XEN_LIB_DIR, userdataPath, saveDomainConfigFile, removeDomainUserdata, readDomainConfigFile, updateDomainConfigFile, retrieveDomainConfig, type RetrieveStore,
 } from './userdata.js';

@@ -47,6 +47,19 @@ export async function readDomainConfigFile(dir: string, d: Pick<DomainInfo, 'dom
   }
 }
 
+/**
+ * Rewrites a domain's saved config with `change` (libxl does so when a device is hot-plugged or
+ * removed, so that `list -l` and a later restart see it). A domain without a saved config is left so.
+ */
+export async function updateDomainConfigFile(
+  dir: string, d: Pick<DomainInfo, 'domid' | 'uuid'>, change: (config: { [key: string]: LibxlJson }) => { [key: string]: LibxlJson },
+): Promise<boolean> {
+  const saved = await readDomainConfigFile(dir, d);
+  if (!saved) return false;
+  await saveDomainConfigFile(dir, d.domid, d.uuid, orderDomainConfig(change(saved)));
+  return true;
+}
+
 /** The xenstore reads retrieval needs. */
 export interface RetrieveStore {
   tryRead(path: string): Promise<string | undefined>;

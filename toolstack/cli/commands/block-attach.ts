@@ -22,10 +22,12 @@ export const blockAttachCommand = defineCommand<BlockAttachArgs>({
   run: async (args) => {
     const t = await import('../table.js');
     const { blockAttach, defaultHotplugHost } = await import('../../devices/index.js');
-    const { attachStore } = await import('./block-list.js');
+    const { attachStore, updateSavedDevices } = await import('./block-list.js');
+    const { libxlDiskJson } = await import('../../config/libxl-json.js');
     return t.withCliContext(async (ctx) => {
       const domid = await t.resolveDomain(ctx, String(args.domain));
-      await blockAttach(await attachStore(ctx, 'block-attach'), await defaultHotplugHost(), domid, (args.spec ?? []).map(String), { timeoutMs: args.timeout * 1000 });
+      const disk = await blockAttach(await attachStore(ctx, 'block-attach'), await defaultHotplugHost(), domid, (args.spec ?? []).map(String), { timeoutMs: args.timeout * 1000 });
+      await updateSavedDevices(ctx, domid, 'disks', { add: libxlDiskJson(disk) });
       return 0;
     });
   },

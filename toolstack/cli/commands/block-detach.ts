@@ -24,10 +24,11 @@ export const blockDetachCommand = defineCommand<BlockDetachArgs>({
   run: async (args) => {
     const t = await import('../table.js');
     const { blockDetach, defaultHotplugHost } = await import('../../devices/index.js');
-    const { attachStore } = await import('./block-list.js');
+    const { attachStore, updateSavedDevices } = await import('./block-list.js');
     return t.withCliContext(async (ctx) => {
       const domid = await t.resolveDomain(ctx, String(args.domain));
-      await blockDetach(await attachStore(ctx, 'block-detach'), await defaultHotplugHost(), domid, String(args.devid), args.force, { timeoutMs: args.timeout * 1000 });
+      const devid = await blockDetach(await attachStore(ctx, 'block-detach'), await defaultHotplugHost(), domid, String(args.devid), args.force, { timeoutMs: args.timeout * 1000 });
+      await updateSavedDevices(ctx, domid, 'disks', { removeDevid: devid });
       return 0;
     });
   },

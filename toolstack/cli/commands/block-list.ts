@@ -3,6 +3,7 @@ import type { Argv } from 'yargs';
 import { defineCommand, printJson, type GlobalArgs } from '../command.js';
 import type { CliContext } from '../table.js';
 import type { AttachStore } from '../../devices/index.js';
+import type { LibxlJson } from '../../config/libxl-json.js';
 
 interface BlockListArgs {
   readonly domains: readonly string[];
@@ -17,6 +18,30 @@ export async function attachStore(ctx: CliContext, command: string): Promise<Att
     throw new TxlError('TXL_CREATE_UNAVAILABLE', `txl ${command} needs xenstored (the simulator state file cannot run device back-ends)`);
   }
   return store;
+}
+
+/**
+ * Keeps libxl's saved config of `domid` in step with a hot-plugged or removed device, as libxl's
+ * device add/remove do: `add` appends the device's JSON, `removeDevid` drops the one with that devid.
+ */
+export async function updateSavedDevices(
+  ctx: CliContext, domid: number, kind: 'disks' | 'nics', change: { add: LibxlJson } | { removeDevid: number },
+): Promise<void> {
+  if (ctx.userdataDir === undefined) return;
+  const { updateDomainConfigFile } = await import('../../operations/index.js');
+  const { vdevToDevid } = await import('../../config/index.js');
+  const devidOf = (d: LibxlJson): number | undefined => {
+    if (typeof d !== 'object' || d === null || Array.isArray(d)) return undefined;
+    const m = d as { readonly [key: string]: LibxlJson };
+    if (kind === 'nics') return typeof m.devid === 'number' ? m.devid : undefined;
+    return typeof m.vdev === 'string' ? vdevToDevid(m.vdev) : undefined;
+  };
+  await updateDomainConfigFile(ctx.userdataDir, await ctx.hv.getDomainInfo(domid), (config) => {
+    const list = Array.isArray(config[kind]) ? (config[kind] as readonly LibxlJson[]) : [];
+    const next = 'add' in change ? [...list, change.add] : list.filter((d) => devidOf(d) !== change.removeDevid);
+    const { [kind]: _old, ...rest } = config;
+    return next.length ? { ...rest, [kind]: next } : rest;
+  });
 }
 
 /** Runs xl's -list for `kind` over the named domains: header, then rows; a bad name is reported and skipped as xl block-list does. */

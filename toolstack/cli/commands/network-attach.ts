@@ -22,10 +22,12 @@ export const networkAttachCommand = defineCommand<NetworkAttachArgs>({
   run: async (args) => {
     const t = await import('../table.js');
     const { networkAttach, defaultHotplugHost } = await import('../../devices/index.js');
-    const { attachStore } = await import('./block-list.js');
+    const { attachStore, updateSavedDevices } = await import('./block-list.js');
+    const { libxlNicJson } = await import('../../config/libxl-json.js');
     return t.withCliContext(async (ctx) => {
       const domid = await t.resolveDomain(ctx, String(args.domain));
-      await networkAttach(await attachStore(ctx, 'network-attach'), await defaultHotplugHost(), domid, (args.settings ?? []).map(String), { timeoutMs: args.timeout * 1000 });
+      const { vif, mac } = await networkAttach(await attachStore(ctx, 'network-attach'), await defaultHotplugHost(), domid, (args.settings ?? []).map(String), { timeoutMs: args.timeout * 1000 });
+      await updateSavedDevices(ctx, domid, 'nics', { add: libxlNicJson(vif, mac) });
       return 0;
     });
   },

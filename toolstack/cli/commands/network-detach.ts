@@ -22,10 +22,11 @@ export const networkDetachCommand = defineCommand<NetworkDetachArgs>({
   run: async (args) => {
     const t = await import('../table.js');
     const { networkDetach, defaultHotplugHost } = await import('../../devices/index.js');
-    const { attachStore } = await import('./block-list.js');
+    const { attachStore, updateSavedDevices } = await import('./block-list.js');
     return t.withCliContext(async (ctx) => {
       const domid = await t.resolveDomain(ctx, String(args.domain));
-      await networkDetach(await attachStore(ctx, 'network-detach'), await defaultHotplugHost(), domid, String(args.device), { timeoutMs: args.timeout * 1000 });
+      const devid = await networkDetach(await attachStore(ctx, 'network-detach'), await defaultHotplugHost(), domid, String(args.device), { timeoutMs: args.timeout * 1000 });
+      await updateSavedDevices(ctx, domid, 'nics', { removeDevid: devid });
       return 0;
     });
   },
