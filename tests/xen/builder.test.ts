@@ -6,67 +6,28 @@
 //
 // Sizes: the shared lab (tests/xen/lab-session.ts) is QEMU -m 2048 with 1 GiB for dom0, which leaves
 // about 1000 MiB for guests, so the Debian guest here has 512 MiB (4 vcpus). The issue's 2 GiB, 4-vcpu
-// guest needs a lab booted with more memory (bootLab({ memoryMiB: 3584 })); it is not run here, so that
-// the lab tier keeps its two shared 2 GiB QEMUs. Runtime: ~4.5 min per version on a host loaded with 6+
-// other QEMUs (Debian's zstd/xz kernel loads through libzstd/liblzma, see domain-builder/kernel/native.ts).
-import { copyFileSync, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
+// guest is builder-2g.test.ts, which boots its own 4 GiB lab, so that the other files keep their 2 GiB
+// QEMUs. Runtime: ~4.5 min per version on a host loaded with 6+ other QEMUs (Debian's zstd/xz kernel loads through libzstd/liblzma, see domain-builder/kernel/native.ts).
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ensureLabImage, repoRoot, type LabMachine } from '../../lab/index.js';
-import { INIT_MARKER, writeBusyboxInitrd } from '../../domain-builder/testing/initrd.js';
+import type { LabMachine } from '../../lab/index.js';
+import { INIT_MARKER } from '../../domain-builder/testing/initrd.js';
 import { buildMinikernel } from '../../lab/fixtures/index.js';
+import { BUILDER_LAB_DIR as work, buildIn, debianGuestFiles, initFact, leftovers } from './builder-lab.js';
 import { labFor } from './lab-session.js';
 
-const repo = repoRoot();
-const work = join(repo, '.cache', 'builder', 'lab');
-
-interface BuildRun {
-  ok: boolean;
-  domid?: number;
-  marker?: boolean;
-  shutdownCode?: number | string;
-  console?: string;
-  buildSteps?: Record<string, number>;
-  ops?: Record<string, number>;
-  error?: { code?: string; message?: string; details?: unknown };
-}
-
-async function buildIn(lab: LabMachine, args: string[]): Promise<BuildRun> {
-  const r = await lab.exec(['node', join(repo, 'dist', 'bench', 'build-dom0.js'), ...args], { timeoutMs: 18 * 60_000 });
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
-  if (!line) throw new Error(`build-dom0 printed no result (status ${r.status}):\n${r.stdout}\n${r.stderr}`);
-  return JSON.parse(line) as BuildRun;
-}
-
-/** Guests left (xl list rows besides Domain-0) and /local/domain entries besides 0 (C tools: quick under TCG). */
-async function leftovers(lab: LabMachine): Promise<{ domains: string[]; xenstore: string[] }> {
-  const r = await lab.exec(['sh', '-c', 'xl list && echo --- && xenstore-list /local/domain'], { timeoutMs: 600_000 });
-  if (r.status !== 0) throw new Error(`xl list / xenstore-list failed (status ${r.status}): ${r.stderr}`);
-  const [list = '', ls = ''] = r.stdout.split('---\n');
-  const domains = list.split('\n').slice(1).map((l) => l.trim()).filter((l) => l && !l.startsWith('Domain-0'));
-  return { domains, xenstore: ls.split('\n').map((s) => s.trim()).filter((s) => s && s !== '0') };
-}
-
-function fact(consoleText: string, key: string): number {
-  const m = new RegExp(`${INIT_MARKER}.*\\b${key}=(\\d+)`).exec(consoleText);
-  if (!m) throw new Error(`no ${key}= after ${INIT_MARKER} in the console:\n${consoleText.slice(-2000)}`);
-  return Number(m[1]);
-}
+const fact = (consoleText: string, key: string): number => Number(initFact(consoleText, key));
 
 for (const xen of ['4.17', '4.20'] as const) {
   describe(`txl's PV builder on Xen ${xen}`, () => {
     let lab: LabMachine;
     let kernel: string;
+    let initrd: string;
     let minikernel: string;
-    const initrd = join(work, 'busybox-initrd.gz');
 
     beforeAll(async () => {
-      mkdirSync(work, { recursive: true });
-      const image = await ensureLabImage(xen);
-      // Guest files must live under the checkout to be visible in dom0.
-      kernel = join(work, `vmlinuz-${xen}`);
-      if (!existsSync(kernel) || statSync(kernel).size !== statSync(image.kernel).size) copyFileSync(image.kernel, kernel);
-      writeBusyboxInitrd(initrd);
+      ({ kernel, initrd } = await debianGuestFiles(xen));
       minikernel = await buildMinikernel();
       lab = await labFor(xen);
     }, 30 * 60_000);
