@@ -25,7 +25,11 @@ describe('txl --version', () => {
     try {
       writeFileSync(join(dir, 'hooks.mjs'), "export async function resolve(s, c, next) { if (s === 'yargs') throw new Error('yargs was loaded'); return next(s, c); }\n");
       writeFileSync(join(dir, 'register.mjs'), "import { register } from 'node:module';\nregister('./hooks.mjs', import.meta.url);\n");
-      const guarded = (arg: string) => spawnSync(process.execPath, ['--import', join(dir, 'register.mjs'), join(repo, 'bin', 'txl'), arg], { encoding: 'utf8' });
+      // TXL_NO_BUNDLE: the unbundled dist/, where loading yargs is a module resolution the hook sees
+      // (dist/bundle inlines yargs; toolstack/cli/bundle.test.ts checks it answers as dist/ does).
+      const guarded = (arg: string) => spawnSync(process.execPath, ['--import', join(dir, 'register.mjs'), join(repo, 'bin', 'txl'), arg], {
+        encoding: 'utf8', env: { ...process.env, TXL_NO_BUNDLE: '1' },
+      });
       const versionRun = guarded('--version');
       expect(versionRun.stdout).toBe(`${version}\n`);
       expect(versionRun.status).toBe(0);

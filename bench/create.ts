@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { buildMinikernel } from '../lab/fixtures/index.js';
+import { refreshBundleQuietly } from '../toolstack/cli/bundle.js';
 import { bootLab, parseXenVersion, repoRoot, type LabMachine } from '../lab/index.js';
 import { compare, formatComparison, median, summarize, timeWorkload, type Comparison, type Workload } from './harness.js';
 
@@ -72,6 +73,9 @@ async function firstLine(lab: LabMachine, tool: Tool, cfg: string, name: string)
   }
 }
 
+// dom0 runs bin/txl, which uses dist/bundle while it is fresh (toolstack/cli/bundle.ts).
+const bundleWarning = await refreshBundleQuietly(repo);
+if (bundleWarning) process.stderr.write(`bench: ${bundleWarning}\n`);
 const kernel = await buildMinikernel();
 const lab = await bootLab({ xen, onLog: (l) => process.stderr.write(`${l}\n`) });
 const results: Record<string, unknown> = {};

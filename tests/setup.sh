@@ -34,5 +34,5 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   npm ci --no-audit --no-fund >/dev/null
 fi
 
-# The CLI runs from dist/ (bin/txl); tests spawn it, so build it fresh.
-npx tsc -p tsconfig.build.json
+# The CLI runs from dist/ (bin/txl, through dist/bundle); tests spawn it, so build both fresh.
+npm run --silent build >/dev/null

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { inject } from 'vitest';
 import type { TestProject } from 'vitest/node';
 import { bootLab, LabBrokerClient, liveQemuCount, startLabBroker, type LabMachine, type XenVersion } from '../../lab/index.js';
+import { refreshBundleQuietly } from '../../toolstack/cli/bundle.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -21,6 +22,9 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const broker = await startLabBroker(join(dir, 'broker.sock'), async (xen) => {
     const started = Date.now();
     process.stderr.write(`lab: booting Xen ${xen} for the lab tier\n`);
+    // dom0 runs bin/txl, which uses dist/bundle while it is fresh (a plain tsc leaves it stale).
+    const warning = await refreshBundleQuietly();
+    if (warning) process.stderr.write(`lab: ${warning}\n`);
     const lab = await bootLab({ xen, onLog: (line) => process.stderr.write(`${line}\n`) });
     process.stderr.write(`lab: Xen ${xen} ready in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
     return lab;

@@ -13,6 +13,13 @@ function labIo(io: CliIo, verbose: number): { out(t: string | Buffer): void; err
   };
 }
 
+/** dom0 runs this checkout's bin/txl, which uses dist/bundle while it is fresh: refresh a stale one. */
+async function refreshBundle(io: CliIo): Promise<void> {
+  const { refreshBundleQuietly } = await import('../bundle.js');
+  const warning = await refreshBundleQuietly();
+  if (warning) io.err(`txl: warning: ${warning}\n`);
+}
+
 interface ExecArgs {
   xen: string;
   add?: string | string[];
@@ -44,6 +51,7 @@ export const labExecCommand = defineCommand<ExecArgs>({
   ],
   run: async (args, io) => {
     const { labExec } = await import('../../../lab/cli.js');
+    await refreshBundle(io);
     const list = (v: string | string[] | undefined): string[] => (v === undefined ? [] : Array.isArray(v) ? v : [v]);
     return labExec(
       {
@@ -74,6 +82,7 @@ const labShellCommand = defineCommand<ShellArgs>({
       .option('add', { type: 'string', describe: 'HOST[:LAB] file or folder to show in dom0. Repeatable' }) as never,
   run: async (args, io) => {
     const { labShell } = await import('../../../lab/cli.js');
+    await refreshBundle(io);
     const adds = args.add === undefined ? [] : Array.isArray(args.add) ? args.add : [args.add];
     return labShell({ xen: args.xen, adds, cwd: process.cwd() }, labIo(io, args.verbose), io.stdin);
   },
