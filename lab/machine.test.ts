@@ -46,7 +46,9 @@ describe('qemuArgs', () => {
     expect(after('-drive')[0]).toBe('file=/c/root.img,if=virtio,format=raw,snapshot=on,cache=unsafe');
     expect(after('-drive')[1]).toBe('file=/d.img,if=virtio,format=raw,cache=unsafe,readonly=on');
     expect(after('-virtfs')[0]).toContain('path=/work/main,mount_tag=txlrepo,security_model=none,readonly=on');
-    expect(after('-virtfs')[1]).toContain('path=/srv/a,mount_tag=txladd0');
+    expect(after('-virtfs')[1]).toContain('path=/work/main/dist,mount_tag=txlc-dist,security_model=none,readonly=on');
+    expect(after('-virtfs')[2]).toContain('path=/work/main/node_modules,mount_tag=txlc-node_modules,security_model=none,readonly=on');
+    expect(after('-virtfs')[3]).toContain('path=/srv/a,mount_tag=txladd0');
   });
 
   it('puts the agent on a virtio-serial port named org.txl.agent', () => {
