@@ -58,6 +58,19 @@ function register(parser: Argv<GlobalArgs>, command: AnyTxlCommand, io: CliIo, s
   return parser.command(module);
 }
 
+/**
+ * yargs renders the whole help text of the command it runs right after starting the command's handler
+ * (command.js: cacheHelpMessage), in case a failure later wants to print it. txl's fail handler never
+ * prints help, so that rendering is pure cost on every command: column layout and string widths
+ * (Intl.Segmenter, an emoji regex), seconds of CPU in the lab's emulated dom0. `--help` still renders
+ * (it does not use the cache). getInternalMethods is yargs' own, not in its typings.
+ */
+function skipHelpCaching(parser: Argv<GlobalArgs>): void {
+  const internal = parser as unknown as { getInternalMethods?: () => { getUsageInstance(): { cacheHelpMessage(): void } } };
+  const usage = internal.getInternalMethods?.().getUsageInstance();
+  if (usage) usage.cacheHelpMessage = () => undefined;
+}
+
 /** Builds the parser. Exposed for tests that check parsing and help without running a command. */
 export function buildParser(argv: readonly string[], io: CliIo, setStatus: (status: number) => void = () => {}): Argv<GlobalArgs> {
   let parser = yargs([...argv])
@@ -78,6 +91,7 @@ export function buildParser(argv: readonly string[], io: CliIo, setStatus: (stat
       if (error) throw error;
       throw new UsageError(withSuggestion(message ?? 'invalid usage', parser, argv));
     }) as unknown as Argv<GlobalArgs>;
+  skipHelpCaching(parser);
   for (const command of COMMANDS) parser = register(parser, command, io, setStatus);
   // `txl help CMD` is `txl CMD --help`.
   parser = parser.command('help [command..]', 'Show help for a command', {}, () => {}) as Argv<GlobalArgs>;
