@@ -124,12 +124,16 @@ export function vifNodes(domid: number, vif: VifSpec, mac: string, opts: DeviceN
   if (vif.gatewaydev) back.push(['gatewaydev', vif.gatewaydev]);
   if (vif.rate && vif.rate.intervalUsecs > 0) back.push(['rate', `${vif.rate.bytesPerInterval},${vif.rate.intervalUsecs}`]);
   if (vif.mtu !== NIC_MTU_DEFAULT) back.push(['mtu', String(vif.mtu)]);
-  back.push(['bridge', vif.bridge], ['handle', String(vif.devid)], ['type', 'vif']);
+  // libxl__set_xenstore_nic ends with an empty hotplug-status, which the hotplug then sets (xl's
+  // tree in the lab: the /libxl copy keeps the empty value).
+  back.push(['bridge', vif.bridge], ['handle', String(vif.devid)], ['type', 'vif'], ['hotplug-status', '']);
   const front: [string, string][] = [
     ['backend-id', String(backendDomid)],
     ['state', String(XENBUS_INITIALISING)],
     ['handle', String(vif.devid)],
     ['mac', lower],
+    // libxl__device_nic_setdefault: trusted defaults to true.
+    ['trusted', (vif.trusted ?? true) ? '1' : '0'],
   ];
   return { kind: 'vif', domid, devid: vif.devid, backendDomid, ...paths('vif', domid, vif.devid, backendDomid), back, front, roFront: [['mtu', String(vif.mtu)]] };
 }

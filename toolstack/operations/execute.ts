@@ -4,7 +4,7 @@
 // libxl__build_post, libxl_console.c), see xen-reference.md 3.1/3.2. On any failure after the
 // domain exists, the half-built domain is destroyed and every xenstore node this run created is
 // removed, so `txl list` and xenstore show nothing left.
-import { buildPvDomain, parseKernel, planPvLayout, readImageFile, type KernelImage, type PvBuildResult } from '../../domain-builder/index.js';
+import { buildPvDomain, openImageSource, parseKernel, planPvLayout, readImageFile, type ImageSource, type KernelImage, type PvBuildResult } from '../../domain-builder/index.js';
 import { isTxlError, messageOf } from '../../common/errors.js';
 import type { Hypervisor } from '../../hypervisor/index.js';
 import {
@@ -52,7 +52,8 @@ export interface CreateResult {
 interface Context {
   kernel?: KernelImage;
   kernelPath?: string;
-  initrd?: Uint8Array | undefined;
+  /** Checked and sized at loadKernel; the build reads it straight into the guest's pages. */
+  initrd?: ImageSource | undefined;
   domid?: number;
   uuid?: string;
   storeEvtchn?: number;
@@ -183,7 +184,7 @@ async function runOp(op: MicroOp, ctx: Context, deps: ExecuteDeps): Promise<void
     case 'loadKernel': {
       ctx.kernelPath = op.kernel;
       ctx.kernel = await parseKernel(await readImageFile(op.kernel, 'kernel'), op.kernel);
-      ctx.initrd = op.ramdisk ? await readImageFile(op.ramdisk, 'initrd') : undefined;
+      ctx.initrd = op.ramdisk ? await openImageSource(op.ramdisk, 'initrd') : undefined;
       // Fail on a kernel/initrd that cannot fit before a domain exists.
       planPvLayout(ctx.kernel, { totalPages: op.memoryMiB * 256, initrdLength: ctx.initrd?.length ?? 0 });
       return;
@@ -218,6 +219,8 @@ async function runOp(op: MicroOp, ctx: Context, deps: ExecuteDeps): Promise<void
           () => tx.write(`${dom}/control/platform-feature-multiprocessor-suspend`, '1'),
           () => tx.write(`${dom}/control/platform-feature-xs_reset_watches`, '1'),
           () => tx.write(`${libxl}/type`, 'pv'),
+          // libxl__domain_make writes the device model version even for PV (qdisk back-ends use it).
+          () => tx.write(`${libxl}/dm-version`, 'qemu_xen'),
         ]);
       });
       return;
@@ -290,9 +293,14 @@ async function runOp(op: MicroOp, ctx: Context, deps: ExecuteDeps): Promise<void
           w(`${back}/online`, '1'),
           w(`${back}/state`, '1'),
           w(`${back}/protocol`, 'vt100'),
+          // libxl__device_console_add's copy under /libxl (libxl__device_generic_add).
+          ...[['frontend', front], ['backend', back], ['frontend-id', String(domid)], ['online', '1'], ['state', '1'], ['protocol', 'vt100']]
+            .map(([k, v]) => w(`/libxl/${domid}/device/console/0/${k}`, v!)),
           () => mknod(tx, front, ro(domid)),
           w(`${front}/backend`, back),
           w(`${front}/backend-id`, String(be)),
+          // The frontend's own keys are the guest's, readable by the backend (as xl leaves them).
+          () => tx.setPermissions(`${front}/backend-id`, [{ domid, access: 'n' }, { domid: be, access: 'r' }]),
           w(`${front}/limit`, String(op.limit)),
           w(`${front}/type`, 'xenconsoled'),
           w(`${front}/output`, 'pty'),
