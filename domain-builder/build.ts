@@ -8,6 +8,7 @@
 // The caller owns the domain: on failure it destroys it, which frees everything populated here.
 import { encodeStartInfo, encodeVcpuContext, initSharedInfo, GRANT_ENTRY_V1 } from './abi/structs.js';
 import { DomainBuilderError } from './errors.js';
+import { bytesSource, type ImageSource } from './kernel/loader.js';
 import type { KernelImage } from './kernel/pv-kernel.js';
 import { fillPageTables } from './layout/page-tables.js';
 import { PAGE_SIZE, planPvLayout, type PvLayout } from './layout/pv-layout.js';
@@ -19,7 +20,8 @@ export interface PvBuildConfig {
   /** Guest memory (`memory=`) in MiB. */
   readonly memoryMiB: number;
   readonly cmdline: string;
-  readonly initrd?: Uint8Array | undefined;
+  /** The initrd: bytes, or a source read straight into the guest's pages (openImageSource). */
+  readonly initrd?: Uint8Array | ImageSource | undefined;
   /** Guest-side event channel ports allocated for xenstore and console (EVTCHNOP_alloc_unbound). */
   readonly storeEvtchn: number;
   readonly consoleEvtchn: number;
@@ -136,7 +138,7 @@ export async function buildPvDomain(kernel: KernelImage, config: PvBuildConfig, 
     throw new DomainBuilderError('TXL_BUILD_CONFIG', `memory of ${config.memoryMiB} MiB is not a positive whole number of MiB`, { details: { memoryMiB: config.memoryMiB } });
   }
   const totalPages = config.memoryMiB * 256;
-  const initrd = config.initrd && config.initrd.length > 0 ? config.initrd : undefined;
+  const initrd = config.initrd && config.initrd.length > 0 ? (config.initrd instanceof Uint8Array ? bytesSource(config.initrd) : config.initrd) : undefined;
   const layout = planPvLayout(kernel, { totalPages, initrdLength: initrd?.length ?? 0 });
   const steps = new Trace();
 
@@ -153,7 +155,16 @@ export async function buildPvDomain(kernel: KernelImage, config: PvBuildConfig, 
   }));
   if (initrd && layout.initrd) {
     const seg = layout.initrd;
-    await step(steps, 'load initrd', () => writePages(ports, domid, p2m, seg.pfn, seg.pages, (bytes) => bytes.set(initrd)));
+    // Only the tail past the initrd needs clearing: the rest is overwritten.
+    await step(steps, 'load initrd', async () => {
+      const mapping = await ports.mapFrames(domid, p2m.slice(seg.pfn, seg.pfn + seg.pages));
+      try {
+        mapping.bytes.fill(0, initrd.length);
+        await initrd.readInto(mapping.bytes.subarray(0, initrd.length));
+      } finally {
+        await mapping.unmap();
+      }
+    });
   }
 
   const sharedInfoMfn = await step(steps, 'sharedInfoFrame', () => ports.sharedInfoFrame(domid));

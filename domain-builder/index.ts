@@ -4,7 +4,7 @@ import { checkPvKernel, type KernelImage } from './kernel/pv-kernel.js';
 
 export { DomainBuilderError, isDomainBuilderError, type DomainBuilderErrorCode } from './errors.js';
 export type { PvBuildPorts, GuestMemoryPort, PhysmapPort, PvBootPort, GuestMapping, GrantSeed, DomId, Frame } from './ports.js';
-export { KERNEL_LOADERS, loadKernelElf, readImageFile, type KernelLoader, type LoadedElf } from './kernel/loader.js';
+export { bytesSource, KERNEL_LOADERS, loadKernelElf, openImageSource, readImageFile, type ImageSource, type KernelLoader, type LoadedElf } from './kernel/loader.js';
 export { DECOMPRESSORS, decompressPayload, type Compression } from './kernel/decompress.js';
 export { checkPvKernel, type KernelImage, type KernelSegment } from './kernel/pv-kernel.js';
 export { readXenNotes, XEN_ELFNOTE, type XenNotes } from './kernel/xen-notes.js';

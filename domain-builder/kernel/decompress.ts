@@ -11,7 +11,7 @@ import Bunzip from 'seek-bzip';
 import { DomainBuilderError } from '../errors.js';
 import { unlz4Legacy } from './lz4.js';
 import { unlzop } from './lzo.js';
-import { nativeDecoders } from './native.js';
+import { nativeDecoder } from './native.js';
 
 /** Names of the payload compressions. */
 export type Compression = 'gzip' | 'bzip2' | 'xz' | 'zstd' | 'lzma' | 'lzo' | 'lz4';
@@ -66,7 +66,7 @@ export const DECOMPRESSORS: readonly Decompressor[] = [
   {
     name: 'xz', magic: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00], sizeTrailer: true,
     decode: async (d, limit, expected) => {
-      const native = plausible(d, expected) ? (await nativeDecoders()).xz : undefined;
+      const native = plausible(d, expected) ? await nativeDecoder('xz') : undefined;
       return native ? native(d, expected!) : viaLzma(d, limit);
     },
   },
@@ -75,7 +75,7 @@ export const DECOMPRESSORS: readonly Decompressor[] = [
     name: 'zstd', magic: [0x28, 0xb5, 0x2f, 0xfd], sizeTrailer: true,
     decode: async (d, _limit, expected) => {
       if (!plausible(d, expected)) return zstdDecompress(d);
-      const native = (await nativeDecoders()).zstd;
+      const native = await nativeDecoder('zstd');
       return native ? native(d, expected!) : zstdDecompress(d, new Uint8Array(expected!));
     },
   },

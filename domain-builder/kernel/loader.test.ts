@@ -1,12 +1,12 @@
-// Kernel loader table: ELF and bzImage with every payload compression, and the typed refusals.
-import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
+// Kernel loader table: ELF and bzImage with every payload compression, and the typed refusals; image sources.
+import { mkdtempSync, writeFileSync, mkdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
-import { parseKernel, parseKernelFile } from '../index.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openImageSource, parseKernel, parseKernelFile } from '../index.js';
 import { isDomainBuilderError } from '../errors.js';
 import { compressPayload } from '../testing/compress.js';
-import { LINUX_PSTART, LINUX_VIRT_BASE, linuxPvNotes, syntheticBzImage, syntheticElfKernel, withSizeTrailer } from '../testing/synthetic-kernel.js';
+import { LINUX_PSTART, LINUX_VIRT_BASE, linuxPvNotes, pattern, syntheticBzImage, syntheticElfKernel, withSizeTrailer } from '../testing/synthetic-kernel.js';
 import { DECOMPRESSORS, type Compression } from './decompress.js';
 import { XEN_ELFNOTE } from './xen-notes.js';
 
@@ -130,5 +130,36 @@ describe('bzImage payloads', () => {
     const cut = syntheticBzImage(good);
     expect((await refusal(cut.subarray(0, cut.length - 100))).code).toBe('TXL_KERNEL_TRUNCATED');
     expect((await refusal(syntheticBzImage(withSizeTrailer(Buffer.from('JUNKJUNKJUNK'), 5)))).message).toContain('unknown payload compression');
+  });
+});
+
+describe('openImageSource (the initrd, read straight into guest pages)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'txl-source-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('sizes the file first and reads it, in chunks, into the target', async () => {
+    const path = join(dir, 'initrd');
+    const data = pattern((9 << 20) + 123, 6); // more than one 4 MiB read
+    writeFileSync(path, data);
+    const source = await openImageSource(path, 'initrd');
+    expect(source.length).toBe(data.length);
+    const target = new Uint8Array(data.length);
+    await source.readInto(target);
+    expect(Buffer.from(target).equals(Buffer.from(data))).toBe(true);
+  });
+
+  it('names a missing file and a directory like readImageFile', async () => {
+    await expect(openImageSource(join(dir, 'nope'), 'initrd')).rejects.toMatchObject({ code: 'TXL_INITRD_READ', message: `initrd ${join(dir, 'nope')}: no such file` });
+    await expect(openImageSource(dir, 'initrd')).rejects.toMatchObject({ code: 'TXL_INITRD_READ', message: `initrd ${dir} is a directory, not a file` });
+  });
+
+  it('refuses a file that changed size between the check and the build', async () => {
+    const path = join(dir, 'changing');
+    writeFileSync(path, new Uint8Array(10_000));
+    const source = await openImageSource(path, 'initrd');
+    writeFileSync(path, new Uint8Array(5_000));
+    await expect(source.readInto(new Uint8Array(10_000))).rejects.toMatchObject({
+      code: 'TXL_INITRD_READ', message: expect.stringContaining('changed while the domain was built (10000 bytes when checked, 5000 now)'),
+    });
   });
 });

@@ -22,54 +22,67 @@ const LZMA_RET: Readonly<Record<number, string>> = {
   6: 'LZMA_MEMLIMIT_ERROR', 7: 'LZMA_FORMAT_ERROR', 8: 'LZMA_OPTIONS_ERROR', 9: 'LZMA_DATA_ERROR', 10: 'LZMA_BUF_ERROR', 11: 'LZMA_PROG_ERROR',
 };
 
-let loaded: Promise<NativeDecoders> | undefined;
+const loaded = new Map<keyof NativeDecoders, Promise<NativeDecode | undefined>>();
 
-/** Loads koffi and the libraries once; never throws (missing pieces give undefined decoders). */
-export function nativeDecoders(): Promise<NativeDecoders> {
-  loaded ??= load();
-  return loaded;
+/**
+ * The native decoder of one format, its library loaded on first use only (loading both cost ~3 s per
+ * process in a TCG dom0, for a kernel that needs one); never throws (undefined when missing).
+ */
+export function nativeDecoder(format: keyof NativeDecoders): Promise<NativeDecode | undefined> {
+  let decoder = loaded.get(format);
+  if (!decoder) {
+    decoder = load(format);
+    loaded.set(format, decoder);
+  }
+  return decoder;
 }
 
-async function load(): Promise<NativeDecoders> {
-  if (process.env['TXL_NO_NATIVE_DECOMPRESS']) return { zstd: undefined, xz: undefined };
+/** Both native decoders (see nativeDecoder). */
+export async function nativeDecoders(): Promise<NativeDecoders> {
+  const [zstd, xz] = await Promise.all([nativeDecoder('zstd'), nativeDecoder('xz')]);
+  return { zstd, xz };
+}
+
+async function load(format: keyof NativeDecoders): Promise<NativeDecode | undefined> {
+  if (process.env['TXL_NO_NATIVE_DECOMPRESS']) return undefined;
   let koffi: typeof import('koffi').default;
   try {
     koffi = (await import('koffi')).default;
   } catch {
-    return { zstd: undefined, xz: undefined };
+    return undefined;
   }
-  let zstd: NativeDecode | undefined;
   try {
-    const lib = koffi.load('libzstd.so.1');
-    const decompress = lib.func('size_t ZSTD_decompress(_Out_ uint8_t *dst, size_t dstCapacity, const uint8_t *src, size_t srcSize)');
-    const isError = lib.func('unsigned int ZSTD_isError(size_t code)');
-    const errorName = lib.func('const char *ZSTD_getErrorName(size_t code)');
-    zstd = (data, expected) => {
-      const out = new Uint8Array(expected);
-      const n = decompress(out, expected, data, data.length) as number | bigint;
-      if (isError(n) as number) throw new Error(`libzstd: ${String(errorName(n))}`);
-      if (Number(n) !== expected) throw new Error(`libzstd: decoded ${Number(n)} bytes, the size trailer says ${expected}`);
-      return out;
-    };
+    return format === 'zstd' ? zstdDecoder(koffi) : xzDecoder(koffi);
   } catch {
-    zstd = undefined;
+    return undefined;
   }
-  let xz: NativeDecode | undefined;
-  try {
-    const lib = koffi.load('liblzma.so.5');
-    const decode = lib.func('int lzma_stream_buffer_decode(_Inout_ uint64_t *memlimit, uint32_t flags, void *allocator, const uint8_t *in, _Inout_ size_t *in_pos, size_t in_size, _Out_ uint8_t *out, _Inout_ size_t *out_pos, size_t out_size)');
-    xz = (data, expected) => {
-      const out = new Uint8Array(expected);
-      const memlimit = [512 * 1024 * 1024];
-      const inPos = [0];
-      const outPos = [0];
-      const ret = decode(memlimit, 0, null, data, inPos, data.length, out, outPos, expected) as number;
-      if (ret !== 0) throw new Error(`liblzma: ${LZMA_RET[ret] ?? `lzma_ret ${ret}`}${ret === 10 ? ' (truncated stream, or more output than the size trailer says)' : ''}`);
-      if (Number(outPos[0]) !== expected) throw new Error(`liblzma: decoded ${Number(outPos[0])} bytes, the size trailer says ${expected}`);
-      return out;
-    };
-  } catch {
-    xz = undefined;
-  }
-  return { zstd, xz };
+}
+
+function zstdDecoder(koffi: typeof import('koffi').default): NativeDecode {
+  const lib = koffi.load('libzstd.so.1');
+  const decompress = lib.func('size_t ZSTD_decompress(_Out_ uint8_t *dst, size_t dstCapacity, const uint8_t *src, size_t srcSize)');
+  const isError = lib.func('unsigned int ZSTD_isError(size_t code)');
+  const errorName = lib.func('const char *ZSTD_getErrorName(size_t code)');
+  return (data, expected) => {
+    const out = new Uint8Array(expected);
+    const n = decompress(out, expected, data, data.length) as number | bigint;
+    if (isError(n) as number) throw new Error(`libzstd: ${String(errorName(n))}`);
+    if (Number(n) !== expected) throw new Error(`libzstd: decoded ${Number(n)} bytes, the size trailer says ${expected}`);
+    return out;
+  };
+}
+
+function xzDecoder(koffi: typeof import('koffi').default): NativeDecode {
+  const lib = koffi.load('liblzma.so.5');
+  const decode = lib.func('int lzma_stream_buffer_decode(_Inout_ uint64_t *memlimit, uint32_t flags, void *allocator, const uint8_t *in, _Inout_ size_t *in_pos, size_t in_size, _Out_ uint8_t *out, _Inout_ size_t *out_pos, size_t out_size)');
+  return (data, expected) => {
+    const out = new Uint8Array(expected);
+    const memlimit = [512 * 1024 * 1024];
+    const inPos = [0];
+    const outPos = [0];
+    const ret = decode(memlimit, 0, null, data, inPos, data.length, out, outPos, expected) as number;
+    if (ret !== 0) throw new Error(`liblzma: ${LZMA_RET[ret] ?? `lzma_ret ${ret}`}${ret === 10 ? ' (truncated stream, or more output than the size trailer says)' : ''}`);
+    if (Number(outPos[0]) !== expected) throw new Error(`liblzma: decoded ${Number(outPos[0])} bytes, the size trailer says ${expected}`);
+    return out;
+  };
 }
