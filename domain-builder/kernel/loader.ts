@@ -151,10 +151,14 @@ export async function openImageSource(path: string, what: 'kernel' | 'initrd'): 
         throw cannot(error);
       }
       try {
+        // Through a bounce buffer: read(2) straight into a privcmd foreign mapping fails with EFAULT
+        // where the filesystem pins the user pages (9p zero-copy: seen in the 4.17 lab dom0).
+        const bounce = new Uint8Array(Math.min(READ_CHUNK, length));
         let done = 0;
         while (done < length) {
-          const { bytesRead } = await handle.read(target, done, Math.min(READ_CHUNK, length - done), done);
+          const { bytesRead } = await handle.read(bounce, 0, Math.min(bounce.length, length - done), done);
           if (bytesRead === 0) break;
+          target.set(bounce.subarray(0, bytesRead), done);
           done += bytesRead;
         }
         const now = (await handle.stat()).size;
