@@ -9,7 +9,8 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['**/*.test.ts'],
-          exclude: ['node_modules/**', 'dist/**', 'tests/xen/**'],
+          // .cache/ holds lab and image build work (guest trees, copies of the checkout): never tests.
+          exclude: ['node_modules/**', 'dist/**', 'tests/xen/**', '.cache/**'],
           testTimeout: 30_000,
         },
       },

@@ -11,6 +11,9 @@ import { labFor } from './lab-session.js';
 
 const work = join(repoRoot(), '.cache', 'create-lab');
 
+/** Nodes where txl's tree differs from xl's on purpose (each one explained in toolstack/operations/README.md). */
+const DOCUMENTED_XS_DIFFERENCES: readonly RegExp[] = [];
+
 for (const xen of ['4.17', '4.20'] as const) {
   describe(`txl create -c on Xen ${xen}`, () => {
     it('boots the minikernel with txl\'s builder, shows its console from the first line, and destroys it on poweroff', async () => {
@@ -33,6 +36,97 @@ for (const xen of ['4.17', '4.20'] as const) {
         expect(domains.stdout.split('\n').map((s) => s.trim()).filter((s) => s && s !== '0')).toEqual([]);
       } finally {
         await lab.exec(['sh', '-c', `xl destroy ${name} 2>/dev/null; true`], { timeoutMs: 120_000 });
+      }
+    });
+
+    it('saves the config xl saves for the same cfg: xl list -l and txl list -l agree on txl\'s guest and on xl\'s', async () => {
+      const lab = await labFor(xen);
+      const kernel = await buildMinikernel();
+      const v = xen.replace('.', '');
+      const names = { txl: `txl-ll-${v}`, xl: `xl-ll-${v}` };
+      mkdirSync(work, { recursive: true });
+      const cfg = (name: string): string => {
+        const path = join(work, `${name}.cfg`);
+        writeFileSync(path, [
+          `name = "${name}"`, `kernel = "${kernel}"`, 'extra = "console=hvc0"', 'memory = 32', 'maxmem = 48', 'vcpus = 1', 'maxvcpus = 2',
+          `disk = [ 'format=raw,vdev=xvda,access=rw,target=/tmp/${name}.img' ]`, 'on_crash = "preserve"', '',
+        ].join('\n'));
+        return path;
+      };
+      const sh = async (script: string): Promise<string> => {
+        const r = await lab.exec(['sh', '-c', script], { timeoutMs: 10 * 60_000 });
+        if (r.status !== 0) throw new Error(`'${script}' exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+        return r.stdout;
+      };
+      try {
+        await sh(`truncate -s 16M /tmp/${names.txl}.img /tmp/${names.xl}.img`);
+        await sh(`txl create -p ${cfg(names.txl)}`);
+        await sh(`xl create -p -e ${cfg(names.xl)} </dev/null`);
+        const [txlByXl, txlByTxl, xlByXl] = (await sh(`xl list -l ${names.txl}; echo ---; txl list -l ${names.txl}; echo ---; xl list -l ${names.xl}`)).split('---\n');
+        expect(txlByTxl).toContain(`"pdev_path": "/tmp/${names.txl}.img"`);
+        expect(txlByXl).toBe(txlByTxl);
+        // xl's guest, with its name, UUID, domid and image put to the txl guest's: the same document.
+        const uuidOf = (text: string | undefined): string => /"uuid": "([0-9a-f-]{36})"/.exec(text ?? '')?.[1] ?? 'none';
+        const domidOf = (text: string | undefined): string => /"domid": (\d+),\n {8}"config"/.exec(text ?? '')?.[1] ?? 'none';
+        const normalised = (xlByXl ?? '').replaceAll(names.xl, names.txl).replace(uuidOf(xlByXl), uuidOf(txlByTxl))
+          .replace(`"domid": ${domidOf(xlByXl)},`, `"domid": ${domidOf(txlByTxl)},`);
+        expect(normalised).toBe(txlByTxl);
+      } finally {
+        await lab.exec(['sh', '-c', `txl destroy ${names.txl} 2>/dev/null; xl destroy ${names.xl} 2>/dev/null; rm -f /tmp/${names.txl}.img /tmp/${names.xl}.img; true`], { timeoutMs: 5 * 60_000 }).catch(() => undefined);
+      }
+    });
+
+    it('writes the xenstore tree xl writes for the same cfg (xenstore-ls -f -p, ids normalised)', async () => {
+      const lab = await labFor(xen);
+      const kernel = await buildMinikernel();
+      const v = xen.replace('.', '');
+      const names = { txl: `txl-xs-${v}`, xl: `xl-xs-${v}` };
+      const macs = { txl: '00:16:3e:5a:00:01', xl: '00:16:3e:5a:00:02' };
+      mkdirSync(work, { recursive: true });
+      const cfg = (tool: 'txl' | 'xl'): string => {
+        const name = names[tool];
+        const path = join(work, `${name}.cfg`);
+        writeFileSync(path, [
+          `name = "${name}"`, `kernel = "${kernel}"`, 'extra = "console=hvc0"', 'memory = 32', 'maxmem = 48', 'vcpus = 1', 'maxvcpus = 2',
+          `disk = [ 'format=raw,vdev=xvda,access=rw,target=/tmp/${name}.img' ]`, `vif = [ 'mac=${macs[tool]},bridge=xenbr0' ]`, '',
+        ].join('\n'));
+        return path;
+      };
+      const sh = async (script: string): Promise<string> => {
+        const r = await lab.exec(['sh', '-c', script], { timeoutMs: 10 * 60_000 });
+        if (r.status !== 0) throw new Error(`'${script}' exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+        return r.stdout;
+      };
+      /** The domain's nodes, full paths with permissions, with what differs by nature between two guests made alike. */
+      const tree = async (tool: 'txl' | 'xl'): Promise<string[]> => {
+        const name = names[tool];
+        const out = await sh([
+          `d=$(xl domid ${name}); vm=$(xenstore-read /local/domain/$d/vm); echo "domid=$d uuid=\${vm#/vm/}"`,
+          'for p in /local/domain/$d $vm /libxl/$d /local/domain/0/backend/vbd/$d /local/domain/0/backend/vif/$d /local/domain/0/backend/console/$d; do xenstore-ls -f -p $p; done',
+        ].join('\n'));
+        const [head, ...lines] = out.split('\n');
+        const [, domid, uuid] = /domid=(\d+) uuid=(\S+)/.exec(head ?? '') ?? [];
+        return lines.filter(Boolean).map((line) => line
+          .replace(/ +\.[ .]*\(/, ' (').replace(/ {2,}\(/, ' (')
+          .replaceAll(`/${domid}/`, '/D/').replace(new RegExp(`/${domid}( |$)`, 'g'), '/D$1').replace(new RegExp(`/${domid} =`, 'g'), '/D =')
+          .replace(new RegExp(`\\b([nr])${domid}\\b`, 'g'), '$1D').replace(new RegExp(`= "${domid}"`), '= "D"')
+          .replaceAll(uuid ?? 'no-uuid', 'UUID').replaceAll(name, 'NAME').replaceAll(macs[tool], 'MAC')
+          .replace(/\/dev\/loop\d+/g, '/dev/loopN').replace(/"7:\d+"/, '"7:N"').replace(/\/dev\/pts\/\d+/, '/dev/pts/N')
+          .replace(/(\/(?:ring-ref|port|start_time|event-channel) = )"[^"]*"/, '$1"*"'))
+          .sort();
+      };
+      try {
+        await sh(`truncate -s 16M /tmp/${names.txl}.img /tmp/${names.xl}.img`);
+        await sh(`xl create -p -e ${cfg('xl')} </dev/null`);
+        await sh(`txl create -p ${cfg('txl')}`);
+        const [xlTree, txlTree] = [await tree('xl'), await tree('txl')];
+        writeFileSync(join(work, `xs-parity-${v}.txt`), `xl:\n${xlTree.join('\n')}\n\ntxl:\n${txlTree.join('\n')}\n`);
+        expect(xlTree.length).toBeGreaterThan(100);
+        // Documented differences (toolstack/operations/README.md): none expected beyond those listed here.
+        const documented = (line: string): boolean => DOCUMENTED_XS_DIFFERENCES.some((re) => re.test(line));
+        expect(txlTree.filter((l) => !documented(l))).toEqual(xlTree.filter((l) => !documented(l)));
+      } finally {
+        await lab.exec(['sh', '-c', `txl destroy ${names.txl} 2>/dev/null; xl destroy ${names.xl} 2>/dev/null; rm -f /tmp/${names.txl}.img /tmp/${names.xl}.img; true`], { timeoutMs: 5 * 60_000 }).catch(() => undefined);
       }
     });
   });

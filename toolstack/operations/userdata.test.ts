@@ -59,11 +59,11 @@ describe('retrieveDomainConfig (libxl_retrieve_domain_configuration)', () => {
     expect(await retrieveDomainConfig(credit2, store({}), info(2), dir)).toBeUndefined();
   });
 
-  it('dom0: xen-init-dom0\'s minimal config, its name and memory filled in, no UUID (nil)', async () => {
+  it('dom0: xen-init-dom0\'s minimal config, its name and memory filled in (target 1 KiB low, as xl: LIBXL_MEMKB_DEFAULT video_memkb), no UUID (nil)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'txl-userdata-'));
     const nil = '00000000-0000-0000-0000-000000000000';
     writeFileSync(userdataPath(dir, 0, nil), '{\n    "c_info": {\n        "type": "pv"\n    },\n    "b_info": {\n        "sched_params": {\n\n        },\n        "type.pv": {\n\n        },\n        "arch_arm": {\n\n        },\n        "arch_x86": {\n\n        }\n    }\n}\n\0');
-    const nodes = { '/local/domain/0/name': 'Domain-0', '/local/domain/0/memory/target': '1048575', '/local/domain/0/memory/static-max': '1048576' };
+    const nodes = { '/local/domain/0/name': 'Domain-0', '/local/domain/0/memory/target': '1048576', '/local/domain/0/memory/static-max': '1048576' };
     const config = await retrieveDomainConfig(credit2, store(nodes), info(0, nil), dir);
     expect(`${formatYajl([{ domid: 0, config: config! }])}\n`).toBe(data('xl-4.17-list-l-dom0.txt'));
   });

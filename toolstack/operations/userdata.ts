@@ -95,7 +95,10 @@ export async function retrieveDomainConfig(
   }
   // libxl__get_memory_target (dom0 without the nodes: what Xen says, as libxl__fill_dom0_memory_info).
   const [target, staticMax] = await Promise.all([store.tryRead(`${dom}/memory/target`), store.tryRead(`${dom}/memory/static-max`)]);
-  b.target_memkb = target !== undefined ? Number(target) : Number(info.totPages * 4n);
+  // Plus libxl__get_targetmem_fudge: video_memkb (for PV), whose default when the saved config has none
+  // (dom0's) is LIBXL_MEMKB_DEFAULT, ~0: so xl prints dom0's target one KiB low, and so does txl.
+  const videoKb = typeof b.video_memkb === 'number' ? b.video_memkb : -1;
+  b.target_memkb = (target !== undefined ? Number(target) : Number(info.totPages * 4n)) + videoKb;
   b.max_memkb = staticMax !== undefined ? Number(staticMax) : Number(info.maxPages * 4n);
   const sched = await hv.schedParams(info.domid);
   b.sched_params = { sched: sched.scheduler, ...(sched.weight !== undefined ? { weight: sched.weight } : {}), ...(sched.cap !== undefined ? { cap: sched.cap } : {}) };
