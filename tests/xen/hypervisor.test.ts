@@ -83,6 +83,15 @@ for (const xen of ['4.17', '4.20'] as const) {
       expect(normaliseList(txl!)).toBe(normaliseList(xl!));
     });
 
+    it('txl list -l prints what xl list -l prints for xl\'s guests and dom0 (libxl_retrieve_domain_configuration)', async () => {
+      // xl list takes one domain at a time.
+      const each = (tool: string): string => `for d in 0 ${paused} ${running}; do ${tool} list -l $d; done`;
+      const out = await ok(`${each('xl')} > /tmp/xl-l.out; ${each('txl')} > /tmp/txl-l.out; cat /tmp/xl-l.out; echo ---; cat /tmp/txl-l.out`);
+      const [xl, txl] = out.split('---\n');
+      expect(xl).toContain(`"name": "${paused}"`);
+      expect(txl).toBe(xl);
+    });
+
     it('txl list NAME and ID, domid and domname agree with xl', async () => {
       const domid = (await ok(`xl domid ${paused}`)).trim();
       expect((await ok(`txl domid ${paused}`)).trim()).toBe(domid);
