@@ -210,7 +210,7 @@ export class XenCalls {
 
   /** Scheduler, free CPUs and sharing counters (libxl_get_scheduler/freecpus, xc_sharing_*). */
   hostExtras(nrCpuBits: number): HostExtras {
-    const schedId = this.sysctl('sched_id', SYSCTL.sched_id, S.sched_id, () => ({}), (o) => o.sched_id);
+    const schedId = this.schedulerId();
     const bitmapBytes = Math.ceil(Math.max(nrCpuBits, 1) / 8);
     let mapBytes: Uint8Array<ArrayBufferLike> = new Uint8Array(0);
     const freeCpus = this.sysctl('cpupool_op FREEINFO', SYSCTL.cpupool_op, S.cpupool_op, (alloc) => {
@@ -230,13 +230,18 @@ export class XenCalls {
     };
   }
 
+  /** XEN_SYSCTL_sched_id: the XEN_SCHEDULER_* id of the default cpupool. */
+  private schedulerId(): number {
+    return this.sysctl('sched_id', SYSCTL.sched_id, S.sched_id, () => ({}), (o) => o.sched_id);
+  }
+
   /**
    * The domain's scheduler parameters (libxl_domain_sched_params_get): the scheduler is the default
    * cpupool's (sysctl sched_id); for credit (5) and credit2 (6) XEN_DOMCTL_scheduler_op getinfo gives
    * weight and cap. Other schedulers are reported by name only.
    */
   schedParams(domid: number): DomainSchedParams {
-    const schedId = this.sysctl('sched_id', SYSCTL.sched_id, S.sched_id, () => ({}), (o) => o.sched_id);
+    const schedId = this.schedulerId();
     const scheduler = SCHEDULER_NAMES[schedId] ?? `unknown(${schedId})`;
     if (scheduler !== 'credit' && scheduler !== 'credit2') return { scheduler };
     return this.domctl('scheduler_op', DOMCTL.scheduler_op, domid, S.scheduler_op, { sched_id: schedId, cmd: DOMCTL_SCHEDOP.getinfo }, (out) => ({

@@ -172,7 +172,7 @@ export function libxlNicJson(v: VifSpec, chosenMac?: string): JsonMap {
  * empty map or array as "{", an empty line, then "}" at the map's indent; a newline after the
  * top-level value. Strings are escaped as JSON requires.
  */
-export function formatYajl(value: LibxlJson, depth = 0): string {
+export function formatYajl(value: LibxlJson): string {
   const pad = (d: number): string => '    '.repeat(d);
   const body = (v: LibxlJson, d: number): string => {
     if (v === null) return 'null';
@@ -186,5 +186,5 @@ export function formatYajl(value: LibxlJson, depth = 0): string {
     if (entries.length === 0) return `{\n\n${pad(d)}}`;
     return `{\n${entries.map(([k, e]) => `${pad(d + 1)}${JSON.stringify(k)}: ${body(e, d + 1)}`).join(',\n')}\n${pad(d)}}`;
   };
-  return `${body(value, depth)}${depth === 0 ? '\n' : ''}`;
+  return `${body(value, 0)}\n`;
 }

@@ -106,7 +106,8 @@ async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo)
   // (xl create -c waits for xenconsole's start notification the same way).
   return withCliContext(async (ctx) => {
     // The config is saved where libxl keeps it, so `xl list -l` and `txl list -l` show the guest.
-    const plan = planCreate({ ...config, kernel }, { paused: args.paused || args.console, saveConfig: ctx.userdataDir !== undefined ? config : undefined });
+    const saveConfig = ctx.userdataDir !== undefined ? config : undefined;
+    const plan = planCreate({ ...config, kernel }, { paused: args.paused || args.console, saveConfig });
     const store = await ctx.store();
     if (!(store instanceof XenstoreClient)) {
       throw new TxlError('TXL_CREATE_UNAVAILABLE', 'txl create needs xenstored (the simulator state file cannot hold a domain\'s xenstore tree)');
@@ -159,7 +160,7 @@ async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo)
       domid: result.domid,
       name: config.name,
       actions: { onPoweroff: config.onPoweroff, onReboot: config.onReboot, onCrash: config.onCrash, onWatchdog: config.onWatchdog },
-      recreate: async () => (await executeCreate(planCreate({ ...config, kernel }, { paused: false, saveConfig: ctx.userdataDir !== undefined ? config : undefined }), { hypervisor: ctx.hv, xenstore: store, hotplug, userdataDir: ctx.userdataDir })).domid,
+      recreate: async () => (await executeCreate(planCreate({ ...config, kernel }, { paused: false, saveConfig }), { hypervisor: ctx.hv, xenstore: store, hotplug, userdataDir: ctx.userdataDir })).domid,
     });
     try {
       if (!args.paused) await ctx.hv.unpause(result.domid);

@@ -24,7 +24,6 @@ export const listCommand = defineCommand<ListArgs>({
       const infos = wanted.length
         ? await Promise.all(wanted.map(async (q) => ctx.hv.getDomainInfo(await t.resolveDomain(ctx, q))))
         : await ctx.hv.listDomains();
-      const names = await Promise.all(infos.map((d) => t.domainName(ctx, d.domid)));
       if (args.long) {
         // xl_info.c list_domains_details: libxl_retrieve_domain_configuration per domain (those without
         // a saved config are skipped), one yajl array, then puts' newline.
@@ -36,6 +35,7 @@ export const listCommand = defineCommand<ListArgs>({
         io.out(`${formatYajl(configs.flatMap((c) => (c.config ? [{ domid: c.domid, config: c.config }] : [])))}\n`);
         return 0;
       }
+      const names = await Promise.all(infos.map((d) => t.domainName(ctx, d.domid)));
       if (args.json) {
         printJson(io, infos.map((d, i) => t.domainJson(names[i], d)));
         return 0;
