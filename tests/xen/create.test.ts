@@ -5,11 +5,32 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { repoRoot } from '../../lab/index.js';
+import { repoRoot, type LabMachine } from '../../lab/index.js';
 import { buildMinikernel } from '../../lab/fixtures/index.js';
 import { labFor } from './lab-session.js';
 
 const work = join(repoRoot(), '.cache', 'create-lab');
+
+/** Runs a dom0 shell script; fails with its output when it exits non-zero. */
+async function dom0(lab: LabMachine, script: string): Promise<string> {
+  const r = await lab.exec(['sh', '-c', script], { timeoutMs: 10 * 60_000 });
+  if (r.status !== 0) throw new Error(`'${script}' exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
+  return r.stdout;
+}
+
+/**
+ * Writes NAME.cfg for the xl-vs-txl comparisons: the minikernel (paused by the tests), 32 of 48 MiB,
+ * 1 of 2 vCPUs, a raw disk /tmp/NAME.img, and `extra` lines.
+ */
+function comparisonCfg(name: string, kernel: string, extra: readonly string[]): string {
+  mkdirSync(work, { recursive: true });
+  const path = join(work, `${name}.cfg`);
+  writeFileSync(path, [
+    `name = "${name}"`, `kernel = "${kernel}"`, 'extra = "console=hvc0"', 'memory = 32', 'maxmem = 48', 'vcpus = 1', 'maxvcpus = 2',
+    `disk = [ 'format=raw,vdev=xvda,access=rw,target=/tmp/${name}.img' ]`, ...extra, '',
+  ].join('\n'));
+  return path;
+}
 
 /** Nodes where txl's tree differs from xl's on purpose (each one explained in toolstack/operations/README.md). */
 const DOCUMENTED_XS_DIFFERENCES: readonly RegExp[] = [];
@@ -44,20 +65,8 @@ for (const xen of ['4.17', '4.20'] as const) {
       const kernel = await buildMinikernel();
       const v = xen.replace('.', '');
       const names = { txl: `txl-ll-${v}`, xl: `xl-ll-${v}` };
-      mkdirSync(work, { recursive: true });
-      const cfg = (name: string): string => {
-        const path = join(work, `${name}.cfg`);
-        writeFileSync(path, [
-          `name = "${name}"`, `kernel = "${kernel}"`, 'extra = "console=hvc0"', 'memory = 32', 'maxmem = 48', 'vcpus = 1', 'maxvcpus = 2',
-          `disk = [ 'format=raw,vdev=xvda,access=rw,target=/tmp/${name}.img' ]`, 'on_crash = "preserve"', '',
-        ].join('\n'));
-        return path;
-      };
-      const sh = async (script: string): Promise<string> => {
-        const r = await lab.exec(['sh', '-c', script], { timeoutMs: 10 * 60_000 });
-        if (r.status !== 0) throw new Error(`'${script}' exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
-        return r.stdout;
-      };
+      const cfg = (name: string): string => comparisonCfg(name, kernel, ['on_crash = "preserve"']);
+      const sh = (script: string): Promise<string> => dom0(lab, script);
       try {
         await sh(`truncate -s 16M /tmp/${names.txl}.img /tmp/${names.xl}.img`);
         await sh(`txl create -p ${cfg(names.txl)}`);
@@ -82,21 +91,8 @@ for (const xen of ['4.17', '4.20'] as const) {
       const v = xen.replace('.', '');
       const names = { txl: `txl-xs-${v}`, xl: `xl-xs-${v}` };
       const macs = { txl: '00:16:3e:5a:00:01', xl: '00:16:3e:5a:00:02' };
-      mkdirSync(work, { recursive: true });
-      const cfg = (tool: 'txl' | 'xl'): string => {
-        const name = names[tool];
-        const path = join(work, `${name}.cfg`);
-        writeFileSync(path, [
-          `name = "${name}"`, `kernel = "${kernel}"`, 'extra = "console=hvc0"', 'memory = 32', 'maxmem = 48', 'vcpus = 1', 'maxvcpus = 2',
-          `disk = [ 'format=raw,vdev=xvda,access=rw,target=/tmp/${name}.img' ]`, `vif = [ 'mac=${macs[tool]},bridge=xenbr0' ]`, '',
-        ].join('\n'));
-        return path;
-      };
-      const sh = async (script: string): Promise<string> => {
-        const r = await lab.exec(['sh', '-c', script], { timeoutMs: 10 * 60_000 });
-        if (r.status !== 0) throw new Error(`'${script}' exited ${r.status}:\n${r.stdout}\n${r.stderr}`);
-        return r.stdout;
-      };
+      const cfg = (tool: 'txl' | 'xl'): string => comparisonCfg(names[tool], kernel, [`vif = [ 'mac=${macs[tool]},bridge=xenbr0' ]`]);
+      const sh = (script: string): Promise<string> => dom0(lab, script);
       /** The domain's nodes, full paths with permissions, with what differs by nature between two guests made alike. */
       const tree = async (tool: 'txl' | 'xl'): Promise<string[]> => {
         const name = names[tool];
