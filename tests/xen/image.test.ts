@@ -34,6 +34,34 @@ async function waitConsole(lab: LabMachine, log: string, pattern: RegExp, second
   throw new Error(`no ${pattern} on the console within ${seconds} s; log tail:\n${text.slice(-3000)}`);
 }
 
+/**
+ * Logs in on the guest's console as root with the recipe's password, keeping its pty drained
+ * (xenconsoled stops reading the guest ring when nobody reads the pty). Returns the console up to
+ * `login:` and `run`, which types a command and returns the whole console log and the command's output
+ * (up to the next prompt).
+ */
+async function rootShell(lab: LabMachine, name: string, log: string, tty: string): Promise<{
+  login: string; run(command: string, seconds?: number): Promise<{ text: string; output: string }>;
+}> {
+  await sh(lab, `setsid sh -c 'echo $$ > /tmp/${name}.drain.pid; exec cat ${tty} > /dev/null' < /dev/null > /dev/null 2>&1 &`);
+  const type = (text: string): Promise<string> => sh(lab, `printf '%s\\n' '${text}' > ${tty}`);
+  const login = await waitConsole(lab, log, new RegExp(`${NAME} login:`), 900);
+  await type('root');
+  let mark = (await waitConsole(lab, log, /Password:/, 120, login.length)).length;
+  await type(PASSWORD);
+  mark = (await waitConsole(lab, log, new RegExp(`root@${NAME}:~#`), 180, mark)).length;
+  return {
+    login,
+    run: async (command, seconds = 120) => {
+      await type(`${command}; echo TXL-END`);
+      const text = await waitConsole(lab, log, /TXL-END\s*\n[\s\S]*root@/, seconds, mark);
+      const output = text.slice(mark);
+      mark = text.length;
+      return { text, output };
+    },
+  };
+}
+
 type Built = { result: Awaited<ReturnType<typeof executeBuild>>; lab: LabMachine; dir: string };
 
 /** Builds the image once (while the lab boots). */
@@ -90,26 +118,19 @@ describe('a Debian bookworm image built by txl image build', () => {
       expect(created.status, `xl create: ${created.stdout}${created.stderr}`).toBe(0);
       const tty = (await sh(lab, `xenstore-read /local/domain/$(xl domid ${NAME})/console/tty`)).trim();
       expect(tty).toMatch(/^\/dev\/pts\/\d+$/);
-      // Keep the pty drained (xenconsoled stops reading the guest ring when nobody reads the pty).
-      await sh(lab, `setsid sh -c 'echo $$ > /tmp/${NAME}.drain.pid; exec cat ${tty} > /dev/null' < /dev/null > /dev/null 2>&1 &`);
-      const type = (text: string): Promise<string> => sh(lab, `printf '%s\\n' '${text}' > ${tty}`);
-
-      let text = await waitConsole(lab, log, new RegExp(`${NAME} login:`), 900);
+      const shell = await rootShell(lab, NAME, log, tty);
+      writeFileSync(join(dir, `${NAME}.console.log`), shell.login);
+      expect(shell.login).toMatch(/Debian GNU\/Linux 12/);
+      // ssh: the host keys were left out of the image and made at first boot (ssh-hostkeys.service), so
+      // sshd starts only once they exist: the login prompt can come first (seen: 'inactive' right after
+      // login under TCG). Give it up to 4 minutes to become active; it must be active then.
+      const { text, output } = await shell.run(
+        'i=0; while [ $i -lt 120 ] && ! systemctl -q is-active ssh; do sleep 2; i=$((i+1)); done; echo TXL-$((40+2)) $(cat /etc/hostname) ssh-$(systemctl is-active ssh); ip -4 -o addr show enX0',
+        330,
+      );
       writeFileSync(join(dir, `${NAME}.console.log`), text);
-      expect(text).toMatch(/Debian GNU\/Linux 12/);
-      let mark = text.length;
-      await type('root');
-      text = await waitConsole(lab, log, /Password:/, 120, mark);
-      mark = text.length;
-      await type(PASSWORD);
-      text = await waitConsole(lab, log, new RegExp(`root@${NAME}:~#`), 180, mark);
-      mark = text.length;
-      // ssh: the host keys were left out of the image and made at first boot (ssh-hostkeys.service).
-      await type('echo TXL-$((40+2)) $(cat /etc/hostname) ssh-$(systemctl is-active ssh); ip -4 -o addr show enX0; echo TXL-END');
-      text = await waitConsole(lab, log, /TXL-END\s*\n[\s\S]*root@/, 120, mark);
-      writeFileSync(join(dir, `${NAME}.console.log`), text);
-      expect(text.slice(mark)).toContain(`TXL-42 ${NAME} ssh-active`);
-      expect(text.slice(mark)).toMatch(new RegExp(`enX0\\s+inet ${ADDRESS.replace(/\./g, '\\.')}/24`));
+      expect(output).toContain(`TXL-42 ${NAME} ssh-active`);
+      expect(output).toMatch(new RegExp(`enX0\\s+inet ${ADDRESS.replace(/\./g, '\\.')}/24`));
       const ping = await lab.exec(['busybox', 'ping', '-c', '3', '-W', '5', ADDRESS], { timeoutMs: 60_000 });
       expect(ping.status, ping.stdout + ping.stderr).toBe(0);
     } finally {
@@ -136,21 +157,10 @@ describe('a Debian bookworm image built by txl image build', () => {
       expect(await sh(lab, 'ls /sys/class/net/xenbr0/brif')).toContain(`vif${domid}.0`);
       const tty = (await sh(lab, `xenstore-read /local/domain/${domid}/console/tty`)).trim();
       expect(tty).toMatch(/^\/dev\/pts\/\d+$/);
-      await sh(lab, `setsid sh -c 'echo $$ > /tmp/${name}.drain.pid; exec cat ${tty} > /dev/null' < /dev/null > /dev/null 2>&1 &`);
-      const type = (text: string): Promise<string> => sh(lab, `printf '%s\\n' '${text}' > ${tty}`);
-
-      let text = await waitConsole(lab, log, new RegExp(`${NAME} login:`), 900);
-      let mark = text.length;
-      await type('root');
-      text = await waitConsole(lab, log, /Password:/, 120, mark);
-      mark = text.length;
-      await type(PASSWORD);
-      text = await waitConsole(lab, log, new RegExp(`root@${NAME}:~#`), 180, mark);
-      mark = text.length;
-      await type('findmnt -n -o SOURCE,OPTIONS /; echo written-by-the-guest > /root/txl-proof; sync; echo TXL-END');
-      text = await waitConsole(lab, log, /TXL-END\s*\n[\s\S]*root@/, 120, mark);
+      const shell = await rootShell(lab, name, log, tty);
+      const { text, output } = await shell.run('findmnt -n -o SOURCE,OPTIONS /; echo written-by-the-guest > /root/txl-proof; sync');
       writeFileSync(join(dir, `${name}.console.log`), text);
-      expect(text.slice(mark)).toMatch(/\/dev\/xvda\s+rw/);
+      expect(output).toMatch(/\/dev\/xvda\s+rw/);
       const ping = await lab.exec(['busybox', 'ping', '-c', '3', '-W', '5', ADDRESS], { timeoutMs: 60_000 });
       expect(ping.status, ping.stdout + ping.stderr).toBe(0);
 
