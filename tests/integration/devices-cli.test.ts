@@ -233,3 +233,42 @@ describe('devices through the txl CLI', () => {
     await expectNothingLeft();
   });
 });
+
+describe('TXL_INJECT_FAILURE (the lab\'s rollback hook) through the txl CLI', () => {
+  const steps = ['loadKernel', 'checkDevices', 'createDomain', 'writeDomainSkeleton', 'saveDomainConfig', 'addDisk', 'addVif', 'prepareBuild', 'buildDomain', 'writeXenstoreTree', 'setupConsole', 'introduceDomain', 'waitDevices', 'unpause'];
+  afterEach(() => {
+    delete process.env.TXL_INJECT_FAILURE;
+  });
+
+  it('the dry run lists the steps the hook accepts for this cfg', async () => {
+    const r = await runTxl(['create', '-n', cfg('inj', ['disk = [ "/srv/root.img,raw,xvda,rw" ]', 'vif = [ "bridge=xenbr0" ]'])]);
+    expect([...r.out.matchAll(/^ +\d+ +(\w+)/gm)].map((m) => m[1])).toEqual(steps);
+  });
+
+  for (const step of steps) {
+    for (const phase of ['start', 'done']) {
+      it(`create fails at ${step} (${phase}) naming it, exits 1 and leaves nothing`, async () => {
+        process.env.TXL_INJECT_FAILURE = `${step}:${phase}`;
+        const r = await runTxl(['create', cfg('inj', ['disk = [ "/srv/root.img,raw,xvda,rw" ]', 'vif = [ "bridge=xenbr0" ]'])]);
+        expect(r.status).toBe(1);
+        expect(r.err).toContain(`injected failure at ${step} (${phase})`);
+        expect(r.err).toContain('hint: TXL_INJECT_FAILURE is set in the environment');
+        // After the domain exists, the executor's rollback wraps it naming the step.
+        if (!['loadKernel', 'checkDevices'].includes(step) && !(step === 'createDomain' && phase === 'start')) {
+          expect(r.err).toMatch(new RegExp(`failed at ${step}: injected failure at ${step} \\(${phase}\\) \\(the half-built domain \\d+ was destroyed`));
+        }
+        expect((await sim.listDomains()).map((d) => d.domid)).toEqual([0]);
+        await expectNothingLeft();
+      });
+    }
+  }
+
+  it('refuses an unknown step before creating anything, listing the accepted ones', async () => {
+    process.env.TXL_INJECT_FAILURE = 'addDisc';
+    const r = await runTxl(['create', cfg('inj', ['disk = [ "/srv/root.img,raw,xvda,rw" ]'])]);
+    expect(r.status).toBe(1);
+    expect(r.err).toContain("TXL_INJECT_FAILURE='addDisc': 'addDisc' is not a step of txl create; accepted: loadKernel, checkDevices, createDomain,");
+    expect((await sim.listDomains()).map((d) => d.domid)).toEqual([0]);
+    await expectNothingLeft();
+  });
+});

@@ -13,6 +13,10 @@ export type OperationErrorCode =
   | 'TXL_CREATE_FAILED'
   /** A step failed and the rollback also failed: something may be left behind (details say what). */
   | 'TXL_CREATE_ROLLBACK_FAILED'
+  /** A failure injected on purpose (TXL_INJECT_FAILURE, inject.ts); details.step and details.phase name it. */
+  | 'TXL_CREATE_INJECTED'
+  /** TXL_INJECT_FAILURE names no step of this plan, or is not <step>[:start|done]. */
+  | 'TXL_CREATE_INJECT_SPEC'
   /** destroy removed the domain but not everything it had (details.leftovers). */
   | 'TXL_DESTROY_INCOMPLETE';
 

@@ -151,3 +151,13 @@ export type MicroOp =
 
 /** The kinds, in the order a create plan runs them. */
 export type MicroOpKind = MicroOp['kind'];
+
+/** Every MicroOpKind, in the order a create plan runs them (for validating names people type). */
+export const MICRO_OP_KINDS = [
+  'loadKernel', 'checkDevices', 'createDomain', 'writeDomainSkeleton', 'saveDomainConfig', 'addDisk', 'addVif',
+  'prepareBuild', 'buildDomain', 'writeXenstoreTree', 'setupConsole', 'introduceDomain', 'waitDevices', 'unpause',
+] as const satisfies readonly MicroOpKind[];
+
+// A kind added to MicroOp and not to MICRO_OP_KINDS fails to compile here.
+const allKindsListed: Exclude<MicroOpKind, (typeof MICRO_OP_KINDS)[number]> extends never ? true : never = true;
+void allKindsListed;

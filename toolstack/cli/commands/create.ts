@@ -91,7 +91,7 @@ function printWarnings(io: CliIo, warnings: readonly ConfigWarning[]): void {
 async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo): Promise<number> {
   const { TxlError } = await import('../../../common/errors.js');
   const { withCliContext } = await import('../table.js');
-  const { planCreate, executeCreate } = await import('../../operations/index.js');
+  const { planCreate, executeCreate, injectedFailureHook } = await import('../../operations/index.js');
   const { XenstoreClient } = await import('../../../xenstore/index.js');
   const config = resolved.config;
   if (config.kernel === undefined) {
@@ -112,7 +112,9 @@ async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo)
     if (!(store instanceof XenstoreClient)) {
       throw new TxlError('TXL_CREATE_UNAVAILABLE', 'txl create needs xenstored (the simulator state file cannot hold a domain\'s xenstore tree)');
     }
-    const result = await executeCreate(plan, { hypervisor: ctx.hv, xenstore: store, hotplug, userdataDir: ctx.userdataDir });
+    // Test hook: TXL_INJECT_FAILURE=<step>[:start|done] fails that step (toolstack/operations/inject.ts).
+    const onStep = injectedFailureHook(process.env, plan);
+    const result = await executeCreate(plan, { hypervisor: ctx.hv, xenstore: store, hotplug, userdataDir: ctx.userdataDir, ...(onStep ? { onStep } : {}) });
     // The caller passes the full yargs arguments; --json is a global option.
     if ((args as CreateArgs & { json?: boolean }).json) printJson(io, result);
     // What the host monitor needs to carry out on_* for a domain (toolstack/lifecycle/README.md).
