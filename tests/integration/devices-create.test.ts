@@ -190,6 +190,27 @@ describe('rollback of a create with a disk and a vif', () => {
     }
   }
 
+  it('rolls back in libxl\'s destroy order (devices and nodes first, the domain last) and never sends XS_RELEASE', async () => {
+    const env = await setup();
+    const plan = planCreate(input(), { saveConfig });
+    const calls: string[] = [];
+    const destroy = env.sim.destroyDomain.bind(env.sim);
+    env.sim.destroyDomain = async (domid) => {
+      // What is left when Xen is told to kill the domain: nothing of its devices or nodes.
+      calls.push(`destroy loops=${env.host.loops.size} vbd=${(await env.xs.directory('/local/domain/0/backend/vbd').catch(() => [])).length} dom=${await env.xs.tryRead(`/local/domain/${domid}/name`)}`);
+      return destroy(domid);
+    };
+    env.xs.releaseDomain = async (domid) => void calls.push(`release ${domid}`);
+    const onStep = (op: MicroOp, p: 'start' | 'done'): void => {
+      if (op.kind === 'unpause' && p === 'done') throw new Error('injected failure after unpause');
+    };
+    const err = await executeCreate(plan, { hypervisor: env.sim, xenstore: env.xs, hotplug: env.host, onStep, userdataDir: env.userdata }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'TXL_CREATE_FAILED' });
+    // XS_RELEASE before the domain dies made xenconsoled keep its console mapping: a zombie domain in the lab.
+    expect(calls).toEqual(['destroy loops=0 vbd=0 dom=undefined']);
+    await expectNothingLeft(env);
+  });
+
   const hotplugFailures: [string, (argv: readonly string[]) => boolean, RegExp][] = [
     ['losetup', (argv) => argv[0] === 'losetup' && argv[1] === '-f', /disk\[0\] \(vdev=xvda\): losetup of \/srv\/guest\.img failed: injected failure/],
     ['ip link set master', (argv) => argv.includes('master'), /vif\[0\] \(bridge=xenbr0\): ip link set dev vif1\.0 master xenbr0 failed/],

@@ -60,7 +60,6 @@ interface Context {
   storeDomid: number;
   consoleDomid: number;
   build?: PvBuildResult;
-  introduced: boolean;
   unpaused: boolean;
   /** xenstore subtrees this run created (removed on rollback). */
   created: string[];
@@ -314,7 +313,6 @@ async function runOp(op: MicroOp, ctx: Context, deps: ExecuteDeps): Promise<void
       const domid = need(ctx.domid, 'the domid');
       const build = need(ctx.build, 'the build result');
       await xs.introduceDomain(domid, BigInt(build.storeMfn), need(ctx.storeEvtchn, 'the store event channel'));
-      ctx.introduced = true;
       return;
     }
     case 'unpause': {
@@ -325,32 +323,40 @@ async function runOp(op: MicroOp, ctx: Context, deps: ExecuteDeps): Promise<void
   }
 }
 
-/** Undoes a partial create: release, destroy, remove nodes. Returns what could not be undone. */
+/**
+ * Undoes a partial create in libxl's destroy order (libxl__destroy_domid, as destroy.ts): the domain is
+ * paused, its devices torn down and its nodes and saved config removed while it still exists, then it is
+ * destroyed. Returns what could not be undone.
+ *
+ * No XS_RELEASE: libxl never sends it on destroy. Released before Xen kills the domain, xenstored fires
+ * @releaseDomain while the domain is still alive and forgets it, so xenconsoled keeps the console ring
+ * mapped and is never told when the domain dies: the domain stayed a zombie ("(null)", --p--d in xl list)
+ * in the 4.17 lab. Destroyed without it, xenstored sees the domain dying (VIRQ_DOM_EXC), drops it and fires
+ * @releaseDomain then, and xenconsoled lets go.
+ */
 async function rollback(ctx: Context, deps: ExecuteDeps): Promise<string[]> {
   const problems: string[] = [];
   const { hypervisor: hv, xenstore: xs } = deps;
   // Let background hotplug stop (a loop device it is making must be known before the teardown).
   ctx.abort.abort();
   await Promise.all(ctx.pending.map((p) => p.job));
-  if (ctx.domid !== undefined) {
-    const domid = ctx.domid;
-    if (ctx.introduced) {
-      try { await xs.releaseDomain(domid); } catch (e) { problems.push(`release of domain ${domid} in xenstored: ${messageOf(e)}`); }
-    }
-    try {
-      if (await hv.findDomain(domid)) await hv.destroyDomain(domid);
-    } catch (e) {
-      problems.push(`destroy of domain ${domid}: ${messageOf(e)}`);
-    }
-  }
+  const domid = ctx.domid;
+  if (domid !== undefined && ctx.unpaused) await hv.pause(domid).catch(() => undefined);
   for (const dev of [...ctx.devices].reverse()) {
     try { await teardownDevice(xs, needHost(deps), dev); } catch (e) { problems.push(`teardown of ${dev.kind} ${dev.devid}: ${messageOf(e)}`); }
   }
   for (const path of ctx.created.reverse()) {
     try { await rmQuiet(xs, path); } catch (e) { problems.push(`removal of ${path}: ${messageOf(e)}`); }
   }
-  if (ctx.userdata !== undefined && ctx.domid !== undefined) {
-    try { await removeDomainUserdata(ctx.userdata, ctx.domid); } catch (e) { problems.push(`removal of the saved config: ${messageOf(e)}`); }
+  if (ctx.userdata !== undefined && domid !== undefined) {
+    try { await removeDomainUserdata(ctx.userdata, domid); } catch (e) { problems.push(`removal of the saved config: ${messageOf(e)}`); }
+  }
+  if (domid !== undefined) {
+    try {
+      if (await hv.findDomain(domid)) await hv.destroyDomain(domid);
+    } catch (e) {
+      problems.push(`destroy of domain ${domid}: ${messageOf(e)}`);
+    }
   }
   return problems;
 }
@@ -361,7 +367,7 @@ async function rollback(ctx: Context, deps: ExecuteDeps): Promise<string[]> {
  */
 export async function executeCreate(plan: readonly MicroOp[], deps: ExecuteDeps): Promise<CreateResult> {
   const ctx: Context = {
-    storeDomid: 0, consoleDomid: 0, introduced: false, unpaused: false, created: [], done: [], opMs: [],
+    storeDomid: 0, consoleDomid: 0, unpaused: false, created: [], done: [], opMs: [],
     devices: [], pending: [], abort: new AbortController(), plan,
   };
   let name = '';
