@@ -164,6 +164,44 @@ describe('txl shutdown / reboot', () => {
     expect(none.err).toContain('You must specify -a or a domain id.');
   });
 
+  it('-w registers its @releaseDomain watch before asking, so a guest destroyed at once is still seen shut down', async () => {
+    // xl enables the death events after each request; with -F Xen shuts the guest down within the
+    // call and the monitor (on_poweroff="destroy") may destroy it before a later watch could look.
+    const { domid } = await makeGuest('mini');
+    const order: string[] = [];
+    const remoteShutdown = env.sim.remoteShutdown.bind(env.sim);
+    env.sim.remoteShutdown = async (id, reason) => {
+      order.push(`remoteShutdown ${id} ${reason}`);
+      return remoteShutdown(id, reason);
+    };
+    setCliContextFactory(async () =>
+      makeCliContext(env.sim, async () => {
+        const store = XenstoreClient.overMemory(env.mem);
+        const watch = store.watch.bind(store);
+        store.watch = (path, token) => {
+          const w = watch(path, token);
+          void w.ready.then(() => order.push(`watch ${path} acknowledged`));
+          return w;
+        };
+        return store;
+      }, false));
+    const r = await runTxl(['shutdown', '-F', '-w', 'mini']);
+    expect(r.status).toBe(0);
+    expect(order).toEqual(['watch @releaseDomain acknowledged', `remoteShutdown ${domid} poweroff`]);
+    expect(r.err).toContain(`Waiting for 1 domains\nDomain ${domid} has been shut down, reason code 0\n`);
+    // Without -w nothing is watched.
+    order.length = 0;
+    const other = await makeGuest('mini2');
+    expect((await runTxl(['reboot', '-F', 'mini2'])).status).toBe(0);
+    expect(order).toEqual([`remoteShutdown ${other.domid} reboot`]);
+  });
+
+  it('-a -w with no guest returns at once (xl: nothing to wait for)', async () => {
+    const r = await runTxl(['shutdown', '-a', '-w']);
+    expect(r.status).toBe(0);
+    expect(r.err).toBe('Waiting for 0 domains\n');
+  });
+
   it('an unknown domain is an error', async () => {
     const r = await runTxl(['shutdown', 'nope']);
     expect(r.status).toBe(1);

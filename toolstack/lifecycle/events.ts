@@ -45,6 +45,8 @@ export interface DomainEventWatch extends AsyncIterable<DomainEvent> {
   remove(domid: number): void;
   /** Forgets that `domid`'s shutdown was reported (after a restart under the same domid, which Xen never does, or tests). */
   readonly domids: ReadonlySet<number>;
+  /** Resolves once xenstored acknowledged the @releaseDomain watch (rejects if it refused it). */
+  readonly ready: Promise<void>;
   close(): Promise<void>;
 }
 
@@ -94,6 +96,7 @@ export function watchDomainEvents(hv: Hypervisor, store: LifecycleStore, domids:
     get domids() {
       return watched;
     },
+    ready: watch.ready,
     add(domid) {
       watched.add(domid);
       check();
@@ -124,33 +127,69 @@ export function watchDomainEvents(hv: Hypervisor, store: LifecycleStore, domids:
   };
 }
 
+/** Domains being watched for `waitForDomains`, set up before anything is asked of them. */
+export interface DomainWaiter {
+  /**
+   * Waits until each domain has shut down (`untilDeath` false, -w) or is gone (true, -ww), calling
+   * `log` with xl's lines ("Waiting for 2 domains", "Domain 5 has been shut down, reason code 0").
+   * Closes the watch when done.
+   */
+  wait(untilDeath: boolean, log?: (line: string) => void): Promise<void>;
+  /** Stops watching (idempotent): for a caller that gives up before `wait`. */
+  close(): Promise<void>;
+}
+
+/**
+ * Registers the @releaseDomain watch for `domids` and resolves once xenstored has acknowledged it, so
+ * every shutdown asked for after this is seen while the domain still exists. xl enables its death
+ * events only after each shutdown request: a guest that a monitor destroys at once (on_poweroff =
+ * "destroy", `SCHEDOP_remote_shutdown` shuts it down within the call) could be gone before the watch
+ * was even registered, and -w reported "destroyed" instead of the shutdown.
+ */
+export async function startWaitingForDomains(hv: Hypervisor, store: LifecycleStore, domids: readonly number[]): Promise<DomainWaiter> {
+  const events = watchDomainEvents(hv, store, domids);
+  try {
+    await events.ready;
+  } catch (error) {
+    await events.close();
+    throw error;
+  }
+  return {
+    close: () => events.close(),
+    async wait(untilDeath, log = () => undefined) {
+      log(`Waiting for ${domids.length} domains`);
+      let count = 0;
+      try {
+        if (domids.length === 0) return;
+        for await (const event of events) {
+          if (event.type === 'death') {
+            log(`Domain ${event.domid} has been destroyed`);
+            count++;
+          } else {
+            log(`Domain ${event.domid} has been shut down, reason code ${event.reason}`);
+            if (!untilDeath) {
+              events.remove(event.domid);
+              count++;
+            } else {
+              log(`Domain ${event.domid} continue waiting for death`);
+            }
+          }
+          if (count >= domids.length) break;
+        }
+      } finally {
+        await events.close();
+      }
+    },
+  };
+}
+
 /**
  * xl shutdown/reboot -w: waits until each domain has shut down (`untilDeath` false, -w) or is gone
  * (true, -ww), calling `log` with xl's lines ("Domain 5 has been shut down, reason code 0").
+ * To also catch what happens right after a request, use `startWaitingForDomains` before making it.
  */
 export async function waitForDomains(
   hv: Hypervisor, store: LifecycleStore, domids: readonly number[], untilDeath: boolean, log: (line: string) => void = () => undefined,
 ): Promise<void> {
-  log(`Waiting for ${domids.length} domains`);
-  const events = watchDomainEvents(hv, store, domids);
-  let count = 0;
-  try {
-    for await (const event of events) {
-      if (event.type === 'death') {
-        log(`Domain ${event.domid} has been destroyed`);
-        count++;
-      } else {
-        log(`Domain ${event.domid} has been shut down, reason code ${event.reason}`);
-        if (!untilDeath) {
-          events.remove(event.domid);
-          count++;
-        } else {
-          log(`Domain ${event.domid} continue waiting for death`);
-        }
-      }
-      if (count >= domids.length) break;
-    }
-  } finally {
-    await events.close();
-  }
+  return (await startWaitingForDomains(hv, store, domids)).wait(untilDeath, log);
 }

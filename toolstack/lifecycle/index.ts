@@ -5,7 +5,7 @@ export {
   MAXMEM_CONSTANT_KIB, MIN_DOM0_MEM_KIB, PVCONTROL_ACK_TIMEOUT_MS,
   type PvControlCommand, type ShutdownMethod, type ShutdownRequestOptions,
 } from './control.js';
-export { watchDomainEvents, waitForDomains, checkDomains, SHUTDOWN_REASON_NAMES, type DomainEvent, type DomainEventWatch } from './events.js';
+export { watchDomainEvents, waitForDomains, startWaitingForDomains, type DomainWaiter, checkDomains, SHUTDOWN_REASON_NAMES, type DomainEvent, type DomainEventWatch } from './events.js';
 export {
   DomainMonitor, superviseDomain, destroyDomainAndNodes, actionFor, preserveSuffix,
   type ShutdownAction, type ShutdownActions, type MonitoredDomain, type MonitorEvent, type MonitorDeps,

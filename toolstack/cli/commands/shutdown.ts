@@ -39,20 +39,27 @@ async function run(cmd: 'poweroff' | 'reboot', args: ShutdownArgs, io: CliIo): P
       domids = [await t.resolveDomain(ctx, String(args.domain))];
     }
     const what = cmd === 'poweroff' ? 'shut the domain down' : 'reboot the domain';
-    for (const domid of domids) {
-      io.err(`${cmd === 'poweroff' ? 'Shutting down' : 'Rebooting'} domain ${domid}\n`);
-      await lc.requestShutdown(ctx.hv, store, domid, cmd, {
-        fallback: args.fallback,
-        ackTimeoutMs,
-        onFallback: (why) =>
-          io.err(
-            why === 'no-feature'
-              ? `PV control interface not available: asking Xen to ${what} (SCHEDOP_remote_shutdown).\n`
-              : `guest didn't acknowledge control request: asking Xen to ${what} (SCHEDOP_remote_shutdown).\n`,
-          ),
-      });
+    // -w: watch before asking, so a guest destroyed right after it shut down (the monitor's
+    // on_poweroff="destroy", or -F where Xen shuts it down within the call) is still reported as shut down.
+    const waiter = args.wait > 0 ? await lc.startWaitingForDomains(ctx.hv, store, domids) : undefined;
+    try {
+      for (const domid of domids) {
+        io.err(`${cmd === 'poweroff' ? 'Shutting down' : 'Rebooting'} domain ${domid}\n`);
+        await lc.requestShutdown(ctx.hv, store, domid, cmd, {
+          fallback: args.fallback,
+          ackTimeoutMs,
+          onFallback: (why) =>
+            io.err(
+              why === 'no-feature'
+                ? `PV control interface not available: asking Xen to ${what} (SCHEDOP_remote_shutdown).\n`
+                : `guest didn't acknowledge control request: asking Xen to ${what} (SCHEDOP_remote_shutdown).\n`,
+            ),
+        });
+      }
+      if (waiter) await waiter.wait(args.wait > 1, (line) => io.err(`${line}\n`));
+    } finally {
+      await waiter?.close();
     }
-    if (args.wait > 0) await lc.waitForDomains(ctx.hv, store, domids, args.wait > 1, (line) => io.err(`${line}\n`));
     return 0;
   });
 }
