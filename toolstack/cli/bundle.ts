@@ -78,7 +78,10 @@ export async function buildBundle(root: string, outDir = bundleDir(root)): Promi
         entryPoints: Object.fromEntries(Object.entries(BUNDLE_ENTRIES).map(([name, path]) => [name, join('dist', path)])),
         bundle: true,
         platform: 'node',
-        format: 'esm',
+        // CommonJS, not ES modules: bin/txl compiles it with a V8 code cache (bin/txl), which Node 20
+        // offers for scripts only, and Node's ES module loader alone cost ~1 s per start in the lab.
+        // dist/bundle/package.json (written below) tells Node these .js files are CommonJS.
+        format: 'cjs',
         target: 'node20',
         outdir: tmp,
         // Readable stack traces and class names in error reports: no minifying (it did not make the
@@ -91,9 +94,15 @@ export async function buildBundle(root: string, outDir = bundleDir(root)): Promi
         // a stand-in that requires it on first use (or every command would load its .node file).
         // esbuild itself (this file's own dependency, loaded only to build) cannot be bundled.
         external: ['koffi', 'esbuild'],
-        plugins: [lazyRequirePlugin(['lzma-native'])],
-        // CommonJS dependencies (seek-bzip, lz4js...) call require(); give the ES module bundle one.
-        banner: { js: "import { createRequire as __txlCreateRequire } from 'node:module'; const require = __txlCreateRequire(import.meta.url);" },
+        plugins: [lazyRequirePlugin(['lzma-native']), lightDependenciesPlugin(root)],
+        // `await import('koffi')` becomes require(): bin/txl runs the bundle as a script, which has no
+        // dynamic import.
+        supported: { 'dynamic-import': false },
+        // import.meta.url (the code finds package.json, templates/ and daemon-main.js from it) is the
+        // bundle file's URL, as it was in the ES module bundle; the version is known now, so a start
+        // never walks up the (9p, in the lab) file system for package.json.
+        define: { 'import.meta.url': '__txlImportMetaUrl', __TXL_VERSION__: JSON.stringify(packageVersion(root)) },
+        banner: { js: "var __txlImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
       });
       const inputs: Record<string, number> = {};
       for (const input of Object.keys(result.metafile.inputs)) {
@@ -106,6 +115,7 @@ export async function buildBundle(root: string, outDir = bundleDir(root)): Promi
         continue;
       }
       writeFileSync(join(tmp, 'inputs.json'), `${JSON.stringify({ inputs }, null, 1)}\n`);
+      writeFileSync(join(tmp, 'package.json'), '{ "type": "commonjs" }\n');
       rmSync(final, { recursive: true, force: true });
       renameSync(tmp, final);
       return final;
@@ -159,4 +169,58 @@ export async function refreshBundleQuietly(root = packageRoot()): Promise<string
   } catch (error) {
     return `could not refresh dist/bundle (dom0 runs the unbundled dist/, more slowly): ${error instanceof Error ? error.message : String(error)}`;
   }
+}
+
+/** The version in the package's package.json (built into the bundle). */
+function packageVersion(root: string): string {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: unknown };
+  if (typeof pkg.version !== 'string') throw new TxlError('TXL_BUNDLE', `${join(root, 'package.json')}: no "version" string`);
+  return pkg.version;
+}
+
+/**
+ * An esbuild plugin giving yargs lighter stand-ins for two dependencies that cost more to load than
+ * the rest of the CLI under the lab's emulation (bench/cli-startup.ts, a --cpu-prof of `txl create`):
+ * - `string-width` (three copies, for yargs, cliui and wrap-ansi): each compiles Unicode property
+ *   regular expressions (RGI_Emoji...) and an Intl.Segmenter when loaded, ~0.6 s each in the lab's
+ *   dom0, only to measure help text; toolstack/cli/string-width-lite.ts measures the same text.
+ * - `assert`, imported by yargs for two checks: loading Node's assert module also creates the stderr
+ *   stream and its colour support (~0.4 s); the stand-in has the two functions yargs calls.
+ * - `y18n`, yargs' translations: it looks for yargs' locales/en.json from the bundle's folder, where it
+ *   is not, with a stat over 9p (~0.15 s) on the first message of every start, then formats the
+ *   English text yargs passed; the stand-in formats it at once (the same text the bundle printed).
+ */
+function lightDependenciesPlugin(root: string): import('esbuild').Plugin {
+  return {
+    name: 'txl-light-dependencies',
+    setup(build) {
+      build.onResolve({ filter: /^string-width$/ }, () => ({ path: join(root, 'dist', 'toolstack', 'cli', 'string-width-lite.js') }));
+      build.onResolve({ filter: /^(node:)?assert$/ }, (args) => (args.importer.includes(`${join('node_modules', 'yargs')}`) ? { path: 'assert', namespace: 'txl-light-assert' } : undefined));
+      build.onResolve({ filter: /^y18n$/ }, () => ({ path: 'y18n', namespace: 'txl-light-y18n' }));
+      build.onLoad({ filter: /.*/, namespace: 'txl-light-y18n' }, () => ({
+        loader: 'js',
+        contents: [
+          "import { format } from 'node:util';",
+          '// y18n 5 without locale files: __(text, ...values), __n(singular, plural, count, ...values).',
+          'export default function y18n() {',
+          "  let locale = 'en';",
+          '  const done = (args) => { if (typeof args[args.length - 1] === "function") args.pop()(); return args; };',
+          '  return {',
+          '    __: (text, ...args) => format(text, ...done(args)),',
+          '    __n: (singular, plural, count, ...args) => { const text = count === 1 ? singular : plural; return format(text, ...(text.includes("%d") ? [count] : []), ...done(args)); },',
+          '    setLocale: (l) => { locale = l; }, getLocale: () => locale, updateLocale: () => undefined,',
+          '  };',
+          '}',
+        ].join('\n'),
+      }));
+      build.onLoad({ filter: /.*/, namespace: 'txl-light-assert' }, () => ({
+        loader: 'js',
+        contents: [
+          'const fail = (message, fallback) => { throw message instanceof Error ? message : Object.assign(new Error(message ?? fallback), { code: "ERR_ASSERTION" }); };',
+          'export const strictEqual = (actual, expected, message) => { if (!Object.is(actual, expected)) fail(message, `Expected values to be strictly equal: ${String(actual)} !== ${String(expected)}`); };',
+          'export const notStrictEqual = (actual, expected, message) => { if (Object.is(actual, expected)) fail(message, `Expected "actual" to be strictly unequal to: ${String(expected)}`); };',
+        ].join('\n'),
+      }));
+    },
+  };
 }
