@@ -35,7 +35,7 @@ describe('txl create (simulator)', () => {
   it('creates and unpauses a PV domain from an xl.cfg', async () => {
     const path = cfg('web', `name = "web"\nkernel = "${kernel}"\nramdisk = "${initrd}"\nmemory = 64\nvcpus = 2\nextra = "console=hvc0"\n`);
     const r = await runTxl(['create', '--json', path]);
-    expect(r.err).toBe('');
+    expect(r.err).toBe(`Parsing config from ${path}\n`);
     expect(r.status).toBe(0);
     const result = JSON.parse(r.out) as { domid: number; paused: boolean };
     expect(result.paused).toBe(false);

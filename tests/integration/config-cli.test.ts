@@ -34,7 +34,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 describe('txl create --dry-run', () => {
   it('shows the classic ubuntu.cfg as xl reads it (golden JSON)', async () => {
     const r = await runTxl(['create', '--dry-run', '--json', ubuntu]);
-    expect(r.err).toBe('');
+    expect(r.err).toBe(`Parsing config from ${ubuntu}\n`);
     expect(r.status).toBe(0);
     const config = JSON.parse(r.out) as Record<string, unknown>;
     expect(config.uuid).toMatch(UUID);
@@ -52,12 +52,20 @@ describe('txl create --dry-run', () => {
     expect(r.out).toMatch(/^cmdline +root=\/dev\/xvda ro$/m);
   });
 
+  it('takes the file from -f as xl create -f does (then every argument is a setting), -q drops the "Parsing config" line', async () => {
+    const r = await runTxl(['create', '-n', '-q', '--json', '-f', ubuntu, 'memory=96', 'name="web3"']);
+    expect(r.err).toBe('');
+    expect(r.status).toBe(0);
+    const config = JSON.parse(r.out) as { name: string; memoryMiB: number };
+    expect([config.name, config.memoryMiB]).toEqual(['web3', 96]);
+  });
+
   it('lets KEY=VALUE settings override the file as xl does, and warns about unknown keys', async () => {
     const r = await runTxl(['create', '-n', '--json', ubuntu, 'memory=0x80', 'name="web2"', 'vif+=["bridge=br1"]', 'memroy=1']);
     expect(r.status).toBe(0);
     const config = JSON.parse(r.out) as { name: string; memoryMiB: number; vifs: { bridge: string }[] };
     expect([config.name, config.memoryMiB, config.vifs.map((v) => v.bridge)]).toEqual(['web2', 128, ['eth0', 'br1']]);
-    expect(r.err).toBe(`txl: warning: ${ubuntu}: command-line setting "memroy=1": unknown setting 'memroy' is ignored (did you mean 'memory'?)\n`);
+    expect(r.err).toBe(`Parsing config from ${ubuntu}\ntxl: warning: ${ubuntu}: command-line setting "memroy=1": unknown setting 'memroy' is ignored (did you mean 'memory'?)\n`);
   });
 
   it('without --dry-run goes to the boot path, which fails cleanly here (no Xen, or TXL_CREATE_UNAVAILABLE)', async () => {
@@ -84,12 +92,21 @@ describe('usage errors name the word and suggest the nearest one (status 2)', ()
     [['config', 'pars', 'x.cfg'], "unknown command 'pars': did you mean 'parse'?"],
     [['create', '--dryrun', 'x.cfg'], 'Unknown argument: dryrun\n--dryrun: did you mean --dry-run?'],
     [['--jsn', 'list'], 'Unknown argument: jsn\n--jsn: did you mean --json?'],
-    [['create'], "'txl create' needs 1 more argument(s): see 'txl create --help'"],
     [['config', 'parse'], "'txl config parse' needs 1 more argument(s): see 'txl config parse --help'"],
   ])('txl %j', async (argv, message) => {
     const r = await runTxl(argv);
     expect(r.status).toBe(2);
     expect(r.err).toBe(`txl: ${message}\nRun 'txl --help' for usage.\n`);
+  });
+
+  it.each([
+    [['create'], 'txl create needs a config file: txl create FILE [KEY=VALUE...] or txl create -f FILE [KEY=VALUE...]'],
+    [['create', 'memory=64'], 'txl create needs a config file: txl create FILE [KEY=VALUE...] or txl create -f FILE [KEY=VALUE...]'],
+    [['create', '-F', '-c', 'x.cfg'], '-F and -c cannot be used together: with -c txl already stays attached until the domain is gone'],
+  ])('txl %j (checked by the command)', async (argv, message) => {
+    const r = await runTxl(argv);
+    expect(r.status).toBe(2);
+    expect(r.err).toBe(`txl: ${message}\n`);
   });
 });
 

@@ -81,7 +81,7 @@ describe('devices through the txl CLI', () => {
     expect(dry.out).toMatch(/^ +13 +waitDevices +disk\[0\] xvda, vif\[0\] 00:16:3e:0a:0b:0c$/m);
     expect(host.calls).toEqual([]);
 
-    const created = await runTxl(['create', path]);
+    const created = await runTxl(['create', '-q', path]);
     expect(created.err).toBe('');
     expect(created.status).toBe(0);
     expect(host.loops.get('/dev/loop0')).toEqual({ backing: '/srv/root.img', readOnly: false });

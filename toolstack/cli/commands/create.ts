@@ -5,11 +5,21 @@ import { defineCommand, printJson, type CliIo, type GlobalArgs } from '../comman
 import type { ConfigWarning, DomainConfig, ResolvedConfig } from '../../config/index.js';
 
 interface CreateArgs {
-  readonly config: string;
+  readonly config?: string;
   readonly settings?: readonly string[];
   readonly dryRun: boolean;
   readonly paused: boolean;
   readonly console: boolean;
+  /** -f FILE (xl's --defconfig): the config file, when not given as the first argument. */
+  readonly defconfig?: string;
+  /** -q: no "Parsing config from" line. */
+  readonly quiet: boolean;
+  /** -d: the domain's libxl_domain_config JSON on stderr, as xl prints it. */
+  readonly debug: boolean;
+  /** -F: stay in the foreground, carrying out on_* actions, until the domain is gone. */
+  readonly foreground: boolean;
+  /** -e: nobody carries out the on_* actions (no monitor). */
+  readonly noMonitor: boolean;
 }
 
 /** Human-readable dry-run output: one fact per line. */
@@ -131,14 +141,29 @@ async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo)
         io.err(`txl: warning: ${error instanceof Error ? error.message : String(error)}${hint}\n`);
       });
     };
-    // xl forks its per-domain monitor here; txl hands the domain to the one host monitor.
+    const destroy = async (domid: number): Promise<void> => {
+      const { destroyDomainFully } = await import('../../operations/index.js');
+      await destroyDomainFully({ hypervisor: ctx.hv, store, hotplug, userdataDir: ctx.userdataDir }, domid);
+    };
+    const recreate = async (): Promise<number> =>
+      (await executeCreate(planCreate({ ...config, kernel }, { paused: false, saveConfig }), { hypervisor: ctx.hv, xenstore: store, hotplug, userdataDir: ctx.userdataDir })).domid;
+    const actions = { onPoweroff: config.onPoweroff, onReboot: config.onReboot, onCrash: config.onCrash, onWatchdog: config.onWatchdog };
+    // xl forks its per-domain monitor here; txl hands the domain to the one host monitor, or with -F
+    // looks after it in this process as `xl create -F` does, or with -e leaves it to nobody.
     if (!args.console) {
-      await handOver(result.domid);
+      if (args.noMonitor) return 0;
+      if (!args.foreground) {
+        await handOver(result.domid);
+        return 0;
+      }
+      const { superviseDomain, asLifecycleStore } = await import('../../lifecycle/index.js');
+      io.err(`Waiting for domain ${config.name} (domid ${result.domid}) to die [pid ${process.pid}]\n`);
+      await superviseDomain({ hv: ctx.hv, store: asLifecycleStore(store), destroy, log: (line) => io.err(`${line}\n`) },
+        { domid: result.domid, name: config.name, actions, recreate });
       return 0;
     }
     const { openConsole } = await import('../../console/index.js');
     const { DomainMonitor, asLifecycleStore } = await import('../../lifecycle/index.js');
-    const { destroyDomainFully } = await import('../../operations/index.js');
     const { consoleOutput } = await import('./console.js');
     const session = await openConsole({ store: store as unknown as import('../../console/index.js').ConsoleStore, domid: result.domid });
     // While attached, this process carries out on_poweroff/on_reboot/on_crash as xl's monitor does: a
@@ -152,18 +177,13 @@ async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo)
       // its own schedule) before the domain and its console go away.
       destroy: async (domid) => {
         if (domid === result.domid) await session.settled(1000, 5000);
-        await destroyDomainFully({ hypervisor: ctx.hv, store, hotplug, userdataDir: ctx.userdataDir }, domid);
+        await destroy(domid);
       },
       onEvent: (event) => {
         if (event.type === 'restarted') restarted();
       },
     });
-    monitor.add({
-      domid: result.domid,
-      name: config.name,
-      actions: { onPoweroff: config.onPoweroff, onReboot: config.onReboot, onCrash: config.onCrash, onWatchdog: config.onWatchdog },
-      recreate: async () => (await executeCreate(planCreate({ ...config, kernel }, { paused: false, saveConfig }), { hypervisor: ctx.hv, xenstore: store, hotplug, userdataDir: ctx.userdataDir })).domid,
-    });
+    monitor.add({ domid: result.domid, name: config.name, actions, recreate });
     try {
       if (!args.paused) await ctx.hv.unpause(result.domid);
       const end = await session.relay({ input: io.stdin as NodeJS.ReadStream, output: await consoleOutput(io) });
@@ -184,7 +204,7 @@ async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo)
 
 /** `txl create` */
 export const createCommand = defineCommand<CreateArgs>({
-  command: 'create <config> [settings..]',
+  command: 'create [config] [settings..]',
   describe: 'Create a domain from an xl.cfg file (KEY=VALUE settings override the file, as with xl)',
   builder: (yargs: Argv<GlobalArgs>) =>
     yargs
@@ -193,6 +213,11 @@ export const createCommand = defineCommand<CreateArgs>({
       .option('dry-run', { alias: 'n', type: 'boolean', default: false, describe: 'Print the resolved configuration and do not create anything' })
       .option('paused', { alias: 'p', type: 'boolean', default: false, describe: 'Leave the domain paused after creating it' })
       .option('console', { alias: 'c', type: 'boolean', default: false, describe: 'Attach to the console after creating the domain (Ctrl-] detaches)' })
+      .option('defconfig', { alias: 'f', type: 'string', requiresArg: true, describe: 'The xl.cfg file (instead of the first argument), as xl create -f' })
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Do not print "Parsing config from FILE"' })
+      .option('debug', { alias: 'd', type: 'boolean', default: false, describe: 'Print the domain configuration (libxl JSON, as xl -d) on stderr' })
+      .option('foreground', { alias: 'F', type: 'boolean', default: false, describe: 'Stay in the foreground until the domain is gone, carrying out on_poweroff/on_reboot/on_crash' })
+      .option('no-monitor', { alias: 'e', type: 'boolean', default: false, describe: 'Do not carry out on_poweroff/on_reboot/on_crash (no monitor looks after the domain)' })
       .parserConfiguration({ 'parse-positional-numbers': false }) as unknown as Argv<CreateArgs>,
   examples: [
     ['txl create --dry-run ubuntu.cfg', 'show the configuration xl would build from ubuntu.cfg'],
@@ -202,15 +227,28 @@ export const createCommand = defineCommand<CreateArgs>({
   run: async (args, io) => {
     const { readXlCfgFile, resolveDomainConfig } = await import('../../config/index.js');
     const { TxlError } = await import('../../../common/errors.js');
-    const settings = (args.settings ?? []).map(String);
+    // As xl: with -f FILE every argument is a KEY=VALUE setting; without it the first is the file.
+    const words = [...(args.config !== undefined ? [String(args.config)] : []), ...(args.settings ?? []).map(String)];
+    const file = args.defconfig ?? (words[0] !== undefined && !words[0].includes('=') ? words.shift() : undefined);
+    if (file === undefined) {
+      throw new TxlError('TXL_USAGE', 'txl create needs a config file: txl create FILE [KEY=VALUE...] or txl create -f FILE [KEY=VALUE...]', { exitCode: 2 });
+    }
+    const settings = words;
     const notSettings = settings.filter((s) => !s.includes('='));
     if (notSettings.length) {
       throw new TxlError('TXL_USAGE', `'${notSettings[0]}' is not a KEY=VALUE setting: txl create takes one config file and then KEY=VALUE settings`, { exitCode: 2 });
     }
+    if (args.foreground && args.console) throw new TxlError('TXL_USAGE', '-F and -c cannot be used together: with -c txl already stays attached until the domain is gone', { exitCode: 2 });
+    if (!args.quiet) io.err(`Parsing config from ${file}\n`);
     // xl appends the settings to the file's text before parsing (so they also see a file's last line).
-    const cfg = await readXlCfgFile(String(args.config), { overrides: settings });
+    const cfg = await readXlCfgFile(file, { overrides: settings });
     const resolved = resolveDomainConfig(cfg);
     printWarnings(io, resolved.warnings);
+    if (args.debug && !args.dryRun) {
+      // xl -d prints libxl_domain_config_to_json of the parsed config, before any MAC is chosen.
+      const { formatYajl, libxlDomainConfig } = await import('../../config/libxl-json.js');
+      io.err(formatYajl(libxlDomainConfig(resolved.config)));
+    }
     if (!args.dryRun) return bootDomain(resolved, args, io);
     if (args.json) printJson(io, resolved.config);
     else io.out(formatDomainConfig(resolved.config) + (await formatPlan(resolved.config, args.paused || args.console)));
