@@ -105,7 +105,7 @@ for (const xen of ['4.17', '4.20'] as const) {
         return lines.filter(Boolean).map((line) => line
           .replace(/ +\.[ .]*\(/, ' (').replace(/ {2,}\(/, ' (')
           .replaceAll(`/${domid}/`, '/D/').replace(new RegExp(`/${domid}( |$)`, 'g'), '/D$1').replace(new RegExp(`/${domid} =`, 'g'), '/D =')
-          .replace(new RegExp(`\\b([nr])${domid}\\b`, 'g'), '$1D').replace(new RegExp(`= "${domid}"`), '= "D"')
+          .replace(new RegExp(`\\b([nr])${domid}\\b`, 'g'), '$1D').replace(new RegExp(`/(domid|frontend-id) = "${domid}"`), '/$1 = "D"')
           .replaceAll(uuid ?? 'no-uuid', 'UUID').replaceAll(name, 'NAME').replaceAll(macs[tool], 'MAC')
           .replace(/\/dev\/loop\d+/g, '/dev/loopN').replace(/"7:\d+"/, '"7:N"').replace(/\/dev\/pts\/\d+/, '/dev/pts/N')
           .replace(/(\/(?:ring-ref|port|start_time|event-channel) = )"[^"]*"/, '$1"*"'))
