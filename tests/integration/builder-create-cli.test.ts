@@ -32,6 +32,38 @@ function cfg(name: string, body: string): string {
 }
 
 describe('txl create (simulator)', () => {
+  it('-d prints the domain configuration as libxl JSON on stderr, as xl create -d does', async () => {
+    const path = cfg('dbg', `name = "dbg"\nkernel = "${kernel}"\nmemory = 48\n`);
+    const r = await runTxl(['create', '-q', '-d', path]);
+    expect(r.status).toBe(0);
+    const json = JSON.parse(r.err) as { c_info: { name: string; type: string }; b_info: { max_memkb: number } };
+    expect([json.c_info.name, json.c_info.type, json.b_info.max_memkb]).toEqual(['dbg', 'pv', 48 * 1024]);
+  });
+
+  it('-F stays in the foreground, carries out on_poweroff="destroy" when the guest powers off, then returns', async () => {
+    // What xenstored does on a domain's shutdown and death: fire @releaseDomain for the watchers.
+    hv.subscribe((e) => (e.type === 'shutdown' ? store.shutdownXenDomain(e.domid) : store.destroyXenDomain(e.domid)));
+    const path = cfg('fg', `name = "fg"\nkernel = "${kernel}"\nmemory = 32\non_poweroff = "destroy"\n`);
+    const run = runTxl(['create', '-F', '-q', path]);
+    let domid: number | undefined;
+    for (let i = 0; i < 500 && domid === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      domid = (await hv.listDomains()).find((d) => d.domid !== 0 && !d.paused)?.domid;
+    }
+    expect(domid, 'the guest never ran').toBeDefined();
+    let returned = false;
+    void run.then(() => (returned = true));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(returned, '-F must not return while the guest runs').toBe(false);
+    hv.injectShutdown(domid!, 'poweroff');
+    const r = await run;
+    expect(r.status).toBe(0);
+    expect(r.err).toContain(`Waiting for domain fg (domid ${domid}) to die`);
+    expect(r.err).toContain('Action for shutdown reason code 0 is destroy');
+    expect(await hv.findDomain(domid!)).toBeUndefined();
+    expect(await XenstoreClient.overMemory(store).tryRead(`/local/domain/${domid}/name`)).toBeUndefined();
+  });
+
   it('creates and unpauses a PV domain from an xl.cfg', async () => {
     const path = cfg('web', `name = "web"\nkernel = "${kernel}"\nramdisk = "${initrd}"\nmemory = 64\nvcpus = 2\nextra = "console=hvc0"\n`);
     const r = await runTxl(['create', '--json', path]);
