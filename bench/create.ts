@@ -1,8 +1,9 @@
 // Benchmark (issue 7 item 5): `txl create` against `xl create` in one lab boot, minimal kernel
 // (lab/fixtures minikernel, 32 MiB, extra=stay): create-to-running latency of ten sequential creates
 // (xl and txl interleaved, one create each in turn) and of ten concurrent creates, and the time from
-// starting the create to the guest's first console line (xenconsoled's guest log). Prints medians
-// and txl/xl ratios (the aim is at most 0.5) and writes bench/create-result.json. txl's host monitor
+// starting the create to the guest's first console line (xenconsoled's guest log), and for each tool
+// the same guest with a disk and a vif against without (issue 7: devices must not slow a create).
+// Prints medians and txl/xl ratios (the aim is at most 0.5) and writes bench/create-result.json. txl's host monitor
 // (toolstack/lifecycle/README.md) is part of what is timed: the first txl create starts it.
 // Usage: npx tsc -p tsconfig.build.json && labslot node dist/bench/create.js [4.17|4.20] [--runs N] [--no-write]
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -23,10 +24,14 @@ const repo = repoRoot();
 const cfgDir = join(repo, '.cache', 'bench', 'create');
 mkdirSync(cfgDir, { recursive: true });
 
-/** An xl.cfg for the minimal kernel that stays up until destroyed (teardown is outside the timing). */
-function config(kernel: string, name: string): string {
+/**
+ * An xl.cfg for the minimal kernel that stays up until destroyed (teardown is outside the timing);
+ * with `disk`, also a raw disk image (a loop device in dom0) and a vif on xenbr0.
+ */
+function config(kernel: string, name: string, disk?: string): string {
   const path = join(cfgDir, `${name}.cfg`);
-  writeFileSync(path, `name = "${name}"\nkernel = "${kernel}"\nmemory = 32\nvcpus = 1\nextra = "stay"\non_poweroff = "destroy"\non_crash = "destroy"\n`);
+  const devices = disk ? `disk = [ 'format=raw,vdev=xvda,access=rw,target=${disk}' ]\nvif = [ 'bridge=xenbr0' ]\n` : '';
+  writeFileSync(path, `name = "${name}"\nkernel = "${kernel}"\nmemory = 32\nvcpus = 1\nextra = "stay"\non_poweroff = "destroy"\non_crash = "destroy"\n${devices}`);
   return path;
 }
 
@@ -92,6 +97,22 @@ try {
   comparisons.push(concurrent);
   process.stdout.write(`${formatComparison(concurrent)}\n`);
 
+  // Issue 7: guests with disks and vifs as fast to set up as guests without. Each tool against
+  // itself: the same guest with a disk (loop device) and a vif on xenbr0, and without; each tool
+  // destroys its own guests (its own device teardown).
+  const devRuns = Math.max(3, Math.min(RUNS, 5));
+  const devices: Record<Tool, Comparison> = {} as Record<Tool, Comparison>;
+  for (const tool of ['xl', 'txl'] as const) {
+    const image = `/tmp/bc-${tool}-dev.img`;
+    await lab.exec(['sh', '-c', `truncate -s 16M ${image}`], { timeoutMs: 60_000 });
+    const destroyOwn = (): string[] => ['sh', '-c', `for d in $(xl list | awk '$1 ~ /^bc-/ {print $1}'); do ${tool} destroy $d; done; rm -f /var/log/xen/console/guest-bc-*.log; true`];
+    const plain: Workload = { argv: (run) => [...tools[tool], config(kernel, `bc-${tool}-nodev-${run}`)], after: destroyOwn };
+    const withDevices: Workload = { argv: (run) => [...tools[tool], config(kernel, `bc-${tool}-dev-${run}`, image)], after: destroyOwn };
+    devices[tool] = await compare(lab, `${tool} create with a disk and a vif vs without, ${devRuns} sequential`, plain, withDevices, devRuns);
+    const d = devices[tool];
+    process.stdout.write(`${d.name}: without ${median(d.reference.runMs).toFixed(0)} ms, with ${median(d.txl.runMs).toFixed(0)} ms (medians), ratio with/without = ${d.ratio.toFixed(2)}\n`);
+  }
+
   const first: Record<Tool, number[]> = { xl: [], txl: [] };
   const firstRuns = Math.max(3, Math.min(RUNS, 5));
   for (let run = 0; run < firstRuns; run++) {
@@ -111,8 +132,12 @@ try {
       xlCopyMs: concurrent.reference.copyMs.map(Math.round), txlCopyMs: concurrent.txl.copyMs.map(Math.round),
     },
     firstConsoleLine: { runs: firstRuns, xlMs: first.xl.map(Math.round), txlMs: first.txl.map(Math.round), ratio: Number(firstRatio.toFixed(3)) },
+    devicesVsNone: Object.fromEntries((['xl', 'txl'] as const).map((tool) => [tool, {
+      runs: devRuns, withoutMs: devices[tool].reference.runMs.map(Math.round), withMs: devices[tool].txl.runMs.map(Math.round), ratio: Number(devices[tool].ratio.toFixed(3)),
+    }])),
   };
   process.stdout.write(`aim (issue 7): txl/xl at most 0.5 for sequential and concurrent creates; measured ${sequential.ratio.toFixed(2)} and ${concurrent.ratio.toFixed(2)}\n`);
+  process.stdout.write(`aim (issue 7): devices cost txl nothing (with/without near 1); measured txl ${devices.txl.ratio.toFixed(2)}, xl ${devices.xl.ratio.toFixed(2)}\n`);
 } finally {
   await lab.shutdown();
 }
