@@ -122,7 +122,10 @@ for (const xen of ['4.17', '4.20'] as const) {
           // come from one incarnation (a read after the next restart would find the domid gone).
           waitFor(`d=${domid(reboot)}; [ -n "$d" ] && [ "$d" != "$first" ] && n=$(xenstore-read /local/domain/$d/name 2>/dev/null)`, `${reboot} restarted under a new domid`),
           'second=$d; echo "second=$second"; echo "xs-name=$n"',
-          'grep -E "reason code 1 is restart|re-created" /var/log/xen/txl-monitor.log | head -2',
+          // `xl domid` finds the new guest as soon as its name is written, before the re-create returns and is logged.
+          waitFor(`grep -q "Domain ${reboot} re-created as domid $second" /var/log/xen/txl-monitor.log`, 'the re-create logged'),
+          'grep -m1 "Action for shutdown reason code 1 is restart" /var/log/xen/txl-monitor.log',
+          `grep -m1 "Domain ${reboot} re-created as domid $second" /var/log/xen/txl-monitor.log`,
           `kill -TERM $(pgrep -f ${MONITOR})`,
           waitFor(`! pgrep -f ${MONITOR} >/dev/null`, 'the monitor stopped', 120),
           waitFor(`! xl list ${reboot} >/dev/null 2>&1 || { xl destroy ${reboot} 2>/dev/null; false; }`, `${reboot} destroyed`, 60),
@@ -135,7 +138,7 @@ for (const xen of ['4.17', '4.20'] as const) {
         expect(second).not.toBe(first);
         expect(out3).toContain(`xs-name=${reboot}`);
         expect(out3).toContain('Action for shutdown reason code 1 is restart');
-        expect(out3).toContain(`Domain ${reboot} re-created as domid`);
+        expect(out3).toContain(`Domain ${reboot} re-created as domid ${second}`);
       } finally {
         await sh(lab, `pkill -TERM -f ${MONITOR}; ${cleanup([crash, stay, reboot])}`);
       }
