@@ -13,8 +13,8 @@
 // The minikernel fixture (lab/fixtures) crashes, reboots (again at every boot) or stays up as its
 // command line says; it has no PV shutdown driver, hence -F, and never reads control/sysrq.
 // Measured (2-core host shared with one or two other lab QEMUs, load 3-6): 4.17 182-259 s (4 passes),
-// 4.20 194-256 s (3 passes) of tests after a 43-76 s boot. Every txl command is a Node start in the emulated dom0:
-// ~9 s each at that load, ~4 s on a quieter host (the last test then took 46 s instead of 88-100 s).
+// 4.20 194-256 s (3 passes) of tests after a 43-76 s boot. Every txl command is a Node start in the
+// emulated dom0: ~9 s each at that load, ~4 s on a quieter host (the last test: 40-46 s, not 88-100 s).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
