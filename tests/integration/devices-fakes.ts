@@ -67,25 +67,34 @@ export class FakeHost implements HotplugHost {
     return bad(`fake losetup: unsupported ${args.join(' ')}`);
   }
 
+  /** `ip link set dev DEV` with one or more settings (name N, mtu M, master B, nomaster, up, down). */
   private ipLinkSet(dev: string, args: readonly string[]): RunResult {
-    const iface = this.ifaces.get(dev);
-    if (!iface) return bad(`Cannot find device "${dev}"`);
-    const [what, value] = args;
-    switch (what) {
-      case 'name':
-        this.ifaces.delete(dev);
-        this.ifaces.set(value!, iface);
-        return ok();
-      case 'mtu': iface.mtu = Number(value); return ok();
-      case 'master':
-        if (!this.bridges.has(value!)) return bad(`Cannot find device "${value}"`);
-        iface.master = value!;
-        return ok();
-      case 'nomaster': delete iface.master; return ok();
-      case 'up': iface.up = true; return ok();
-      case 'down': iface.up = false; return ok();
-      default: return bad(`fake ip: unsupported ${args.join(' ')}`);
+    let name = dev;
+    for (let i = 0; i < args.length; i++) {
+      const iface = this.ifaces.get(name);
+      if (!iface) return bad(`Cannot find device "${name}"`);
+      const what = args[i];
+      const value = args[i + 1];
+      switch (what) {
+        case 'name':
+          this.ifaces.delete(name);
+          this.ifaces.set(value!, iface);
+          name = value!;
+          i++;
+          break;
+        case 'mtu': iface.mtu = Number(value); i++; break;
+        case 'master':
+          if (!this.bridges.has(value!)) return bad(`Cannot find device "${value}"`);
+          iface.master = value!;
+          i++;
+          break;
+        case 'nomaster': delete iface.master; break;
+        case 'up': iface.up = true; break;
+        case 'down': iface.up = false; break;
+        default: return bad(`fake ip: unsupported ${args.join(' ')}`);
+      }
     }
+    return args.length ? ok() : bad('fake ip: nothing to set');
   }
 
   async statPath(path: string): Promise<{ kind: 'block' | 'file' | 'other'; rdev: number } | undefined> {

@@ -198,9 +198,7 @@ describe('native vif-bridge', () => {
     expect(await vifHotplugOnline(xs, host, dev, vif)).toEqual({ ifname: 'web0' });
     expect(calls).toEqual([
       ['ip', 'link', 'set', 'dev', 'vif4.0', 'name', 'web0'],
-      ['ip', 'link', 'set', 'dev', 'web0', 'mtu', '1500'],
-      ['ip', 'link', 'set', 'dev', 'web0', 'master', 'xenbr0'],
-      ['ip', 'link', 'set', 'dev', 'web0', 'up'],
+      ['ip', 'link', 'set', 'dev', 'web0', 'mtu', '1500', 'master', 'xenbr0', 'up'],
     ]);
     expect(await xs.read(`${dev.backend}/hotplug-status`)).toBe('connected');
   });

@@ -175,10 +175,10 @@ export async function vifHotplugOnline(store: DeviceStore, host: HotplugHost, de
     await ip(['link', 'set', 'dev', ifname, 'name', vif.vifname]);
     ifname = vif.vifname;
   }
+  // The bridge's MTU, the port and the link up in one `ip link set` (one netlink request): every
+  // process started from the toolstack costs a fork of it, ~0.3 s each in the lab's emulated dom0.
   const mtu = await host.readSys(`/sys/class/net/${bridge}/mtu`);
-  if (mtu && /^\d+$/.test(mtu)) await ip(['link', 'set', 'dev', ifname, 'mtu', mtu]);
-  await ip(['link', 'set', 'dev', ifname, 'master', bridge]);
-  await ip(['link', 'set', 'dev', ifname, 'up']);
+  await ip(['link', 'set', 'dev', ifname, ...(mtu && /^\d+$/.test(mtu) ? ['mtu', mtu] : []), 'master', bridge, 'up']);
   await store.write(`${dev.backend}/hotplug-status`, 'connected');
   return { ifname };
 }
