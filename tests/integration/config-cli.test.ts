@@ -58,6 +58,11 @@ describe('txl create --dry-run', () => {
     expect(r.status).toBe(0);
     const config = JSON.parse(r.out) as { name: string; memoryMiB: number };
     expect([config.name, config.memoryMiB]).toEqual(['web3', 96]);
+    // Without -f, the argument without '=' is the file wherever it stands (xl's main_create).
+    const late = await runTxl(['create', '-n', '-q', '--json', 'memory=80', ubuntu, 'name="web4"']);
+    expect(late.status, late.err).toBe(0);
+    const lateConfig = JSON.parse(late.out) as { name: string; memoryMiB: number };
+    expect([lateConfig.name, lateConfig.memoryMiB]).toEqual(['web4', 80]);
   });
 
   it('lets KEY=VALUE settings override the file as xl does, and warns about unknown keys', async () => {

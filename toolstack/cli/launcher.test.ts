@@ -69,6 +69,27 @@ describe('bin/txl', () => {
     expect(after[0]).not.toBe(files[0]);
   });
 
+  it('never runs a cache made for other code, even of the same size and mtime (cp -p, rsync -a)', () => {
+    rmSync(cache, { recursive: true, force: true });
+    writeBundle('hello');
+    expect(run(['list'])).toBe('hello list 42 true object\n');
+    const before = statSync(bundle);
+    writeBundle('howdy');
+    utimesSync(bundle, before.atime, before.mtime);
+    expect(statSync(bundle).size).toBe(before.size);
+    expect(run(['list'])).toBe('howdy list 42 true object\n');
+  });
+
+  it('uses no cache folder that others can write to', () => {
+    rmSync(cache, { recursive: true, force: true });
+    mkdirSync(cache, { mode: 0o777 });
+    chmodSync(cache, 0o777);
+    writeBundle('hello');
+    expect(run(['list'])).toBe('hello list 42 true object\n');
+    expect(readdirSync(cache)).toEqual([]);
+    rmSync(cache, { recursive: true, force: true });
+  });
+
   it('runs without a cache when it is turned off or cannot be written', () => {
     writeBundle('hello');
     rmSync(cache, { recursive: true, force: true });

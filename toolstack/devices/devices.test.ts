@@ -203,6 +203,21 @@ describe('native vif-bridge', () => {
     expect(await xs.read(`${dev.backend}/hotplug-status`)).toBe('connected');
   });
 
+  it('uses the configured MTU before the bridge\'s, tells the frontend, and goes on when the MTU is refused (set_mtu)', async () => {
+    const vif = parseVifSpec('bridge=xenbr0,mtu=9000').vif;
+    const dev = vifNodes(4, vif, '00:16:3e:00:00:03');
+    await writeDeviceNodes(xs, dev);
+    const refuseMtu = (argv: readonly string[]): RunResult => (argv.includes('mtu') ? { status: 2, stdout: '', stderr: 'Error: mtu greater than device maximum.' } : { status: 0, stdout: '', stderr: '' });
+    const { host, calls } = fakeHost({}, { '/sys/class/net/xenbr0/bridge/bridge_id': '8000.x', '/sys/class/net/xenbr0/mtu': '1500' }, refuseMtu);
+    expect(await vifHotplugOnline(xs, host, dev, vif)).toEqual({ ifname: 'vif4.0' });
+    expect(calls).toEqual([
+      ['ip', 'link', 'set', 'dev', 'vif4.0', 'mtu', '9000', 'master', 'xenbr0', 'up'],
+      ['ip', 'link', 'set', 'dev', 'vif4.0', 'master', 'xenbr0', 'up'],
+    ]);
+    expect(await xs.read(`${dev.frontend}/mtu`)).toBe('9000');
+    expect(await xs.read(`${dev.backend}/hotplug-status`)).toBe('connected');
+  });
+
   it('a missing bridge or a failing ip command is an error recorded in xenstore', async () => {
     const vif = parseVifSpec('bridge=nobr').vif;
     const dev = vifNodes(4, vif, '00:16:3e:00:00:02');

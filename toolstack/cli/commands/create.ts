@@ -227,9 +227,11 @@ export const createCommand = defineCommand<CreateArgs>({
   run: async (args, io) => {
     const { readXlCfgFile, resolveDomainConfig } = await import('../../config/index.js');
     const { TxlError } = await import('../../../common/errors.js');
-    // As xl: with -f FILE every argument is a KEY=VALUE setting; without it the first is the file.
+    // As xl (main_create): an argument without '=' is the file, wherever it is, unless -f named it;
+    // every other argument is a KEY=VALUE setting.
     const words = [...(args.config !== undefined ? [String(args.config)] : []), ...(args.settings ?? []).map(String)];
-    const file = args.defconfig ?? (words[0] !== undefined && !words[0].includes('=') ? words.shift() : undefined);
+    const fileAt = args.defconfig === undefined ? words.findIndex((w) => !w.includes('=')) : -1;
+    const file = args.defconfig ?? (fileAt >= 0 ? words.splice(fileAt, 1)[0] : undefined);
     if (file === undefined) {
       throw new TxlError('TXL_USAGE', 'txl create needs a config file: txl create FILE [KEY=VALUE...] or txl create -f FILE [KEY=VALUE...]', { exitCode: 2 });
     }
