@@ -32,6 +32,7 @@ describe('bin/txl', () => {
       "const { join } = require('node:path');",
       `function greet(args) { return '${greeting} ' + args.join(' '); }`,
       "console.log(greet(process.argv.slice(2)), require('./helper.js').answer, __filename === join(__dirname, 'txl.js'), typeof module.exports);",
+      "if (process.argv.includes('fail')) process.exitCode = 3;",
     ].join('\n'));
     write(join(root, 'dist/bundle/helper.js'), 'module.exports = { answer: 42 };\n');
   };
@@ -67,6 +68,16 @@ describe('bin/txl', () => {
     expect(after).toHaveLength(1);
     expect(after[0]).toMatch(/-create\.v8$/);
     expect(after[0]).not.toBe(files[0]);
+  });
+
+  it('makes no cache from a failed run or a help text', () => {
+    rmSync(cache, { recursive: true, force: true });
+    writeBundle('hello');
+    expect(() => run(['create', 'fail'])).toThrow();
+    expect(run(['create', '--help'])).toBe('hello create --help 42 true object\n');
+    expect(() => readdirSync(cache)).toThrow();
+    run(['create', 'x.cfg']);
+    expect(readdirSync(cache)).toHaveLength(1);
   });
 
   it('never runs a cache made for other code, even of the same size and mtime (cp -p, rsync -a)', () => {
