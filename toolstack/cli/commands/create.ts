@@ -101,7 +101,7 @@ function printWarnings(io: CliIo, warnings: readonly ConfigWarning[]): void {
 async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo): Promise<number> {
   const { TxlError } = await import('../../../common/errors.js');
   const { withCliContext } = await import('../table.js');
-  const { planCreate, executeCreate, injectedFailureHook } = await import('../../operations/index.js');
+  const { planCreate, executeCreate, injectedFailureHook, destroyDomainFully } = await import('../../operations/index.js');
   const { XenstoreClient } = await import('../../../xenstore/index.js');
   const config = resolved.config;
   if (config.kernel === undefined) {
@@ -122,9 +122,11 @@ async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo)
     if (!(store instanceof XenstoreClient)) {
       throw new TxlError('TXL_CREATE_UNAVAILABLE', 'txl create needs xenstored (the simulator state file cannot hold a domain\'s xenstore tree)');
     }
+    // What the create, a restart's re-create and the destroys all run against.
+    const deps = { hypervisor: ctx.hv, xenstore: store, hotplug, userdataDir: ctx.userdataDir };
     // Test hook: TXL_INJECT_FAILURE=<step>[:start|done] fails that step (toolstack/operations/inject.ts).
     const onStep = injectedFailureHook(process.env, plan);
-    const result = await executeCreate(plan, { hypervisor: ctx.hv, xenstore: store, hotplug, userdataDir: ctx.userdataDir, ...(onStep ? { onStep } : {}) });
+    const result = await executeCreate(plan, { ...deps, ...(onStep ? { onStep } : {}) });
     // The caller passes the full yargs arguments; --json is a global option.
     if ((args as CreateArgs & { json?: boolean }).json) printJson(io, result);
     // What the host monitor needs to carry out on_* for a domain (toolstack/lifecycle/README.md).
@@ -141,12 +143,8 @@ async function bootDomain(resolved: ResolvedConfig, args: CreateArgs, io: CliIo)
         io.err(`txl: warning: ${error instanceof Error ? error.message : String(error)}${hint}\n`);
       });
     };
-    const destroy = async (domid: number): Promise<void> => {
-      const { destroyDomainFully } = await import('../../operations/index.js');
-      await destroyDomainFully({ hypervisor: ctx.hv, store, hotplug, userdataDir: ctx.userdataDir }, domid);
-    };
-    const recreate = async (): Promise<number> =>
-      (await executeCreate(planCreate({ ...config, kernel }, { paused: false, saveConfig }), { hypervisor: ctx.hv, xenstore: store, hotplug, userdataDir: ctx.userdataDir })).domid;
+    const destroy = (domid: number): Promise<void> => destroyDomainFully({ ...deps, store }, domid);
+    const recreate = async (): Promise<number> => (await executeCreate(planCreate({ ...config, kernel }, { paused: false, saveConfig }), deps)).domid;
     const actions = { onPoweroff: config.onPoweroff, onReboot: config.onReboot, onCrash: config.onCrash, onWatchdog: config.onWatchdog };
     // xl forks its per-domain monitor here; txl hands the domain to the one host monitor, or with -F
     // looks after it in this process as `xl create -F` does, or with -e leaves it to nobody.
