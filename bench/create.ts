@@ -35,8 +35,8 @@ function config(kernel: string, name: string, disk?: string): string {
   return path;
 }
 
-/** Destroys every bench guest with xl (the same clean-up after both tools' runs) and drops their console logs. */
-const destroyAll = (): string[] => ['sh', '-c', "for d in $(xl list | awk '$1 ~ /^bc-/ {print $1}'); do xl destroy $d; done; rm -f /var/log/xen/console/guest-bc-*.log; true"];
+/** Destroys every bench guest with `by` (xl: the same clean-up after both tools' runs) and drops their console logs. */
+const destroyAll = (by: 'xl' | 'txl' = 'xl'): string[] => ['sh', '-c', `for d in $(xl list | awk '$1 ~ /^bc-/ {print $1}'); do ${by} destroy $d; done; rm -f /var/log/xen/console/guest-bc-*.log; true`];
 
 const tools = { xl: ['xl', 'create'], txl: ['txl', 'create'] } as const;
 type Tool = keyof typeof tools;
@@ -45,7 +45,7 @@ function workload(kernel: string, tool: Tool, prefix: string, concurrency = 1): 
   for (let c = 0; c < Math.max(concurrency, RUNS); c++) config(kernel, `bc-${tool}-${prefix}-${c}`);
   return {
     argv: (run, copy) => [...tools[tool], join(cfgDir, `bc-${tool}-${prefix}-${concurrency > 1 ? copy : run}.cfg`)],
-    after: destroyAll,
+    after: () => destroyAll(),
     concurrency,
   };
 }
@@ -87,7 +87,7 @@ const results: Record<string, unknown> = {};
 try {
   await lab.exec(destroyAll(), { timeoutMs: 300_000 });
   // Warm-up: the first create of each tool pays for loading it from the disk image (and txl's monitor start).
-  for (const tool of ['xl', 'txl'] as const) await timeWorkload(lab, { argv: () => [...tools[tool], config(kernel, `bc-${tool}-warm`)], after: destroyAll }, 1);
+  for (const tool of ['xl', 'txl'] as const) await timeWorkload(lab, { argv: () => [...tools[tool], config(kernel, `bc-${tool}-warm`)], after: () => destroyAll() }, 1);
 
   const comparisons: Comparison[] = [];
   const sequential = await compare(lab, `create, ${RUNS} sequential (one at a time, interleaved)`, workload(kernel, 'xl', 'seq'), workload(kernel, 'txl', 'seq'), RUNS);
@@ -105,7 +105,7 @@ try {
   for (const tool of ['xl', 'txl'] as const) {
     const image = `/tmp/bc-${tool}-dev.img`;
     await lab.exec(['sh', '-c', `truncate -s 16M ${image}`], { timeoutMs: 60_000 });
-    const destroyOwn = (): string[] => ['sh', '-c', `for d in $(xl list | awk '$1 ~ /^bc-/ {print $1}'); do ${tool} destroy $d; done; rm -f /var/log/xen/console/guest-bc-*.log; true`];
+    const destroyOwn = (): string[] => destroyAll(tool);
     const plain: Workload = { argv: (run) => [...tools[tool], config(kernel, `bc-${tool}-nodev-${run}`)], after: destroyOwn };
     const withDevices: Workload = { argv: (run) => [...tools[tool], config(kernel, `bc-${tool}-dev-${run}`, image)], after: destroyOwn };
     devices[tool] = await compare(lab, `${tool} create with a disk and a vif vs without, ${devRuns} sequential`, plain, withDevices, devRuns);
