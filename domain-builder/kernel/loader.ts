@@ -116,20 +116,13 @@ const READ_CHUNK = 4 << 20;
  * reads it when the builder asks; a file whose size changed in between is an error, not a short guest.
  */
 export async function openImageSource(path: string, what: 'kernel' | 'initrd'): Promise<ImageSource> {
-  const code = what === 'kernel' ? 'TXL_KERNEL_READ' : 'TXL_INITRD_READ';
-  const cannot = (error: unknown): DomainBuilderError => {
-    const errno = (error as NodeJS.ErrnoException).code;
-    return new DomainBuilderError(code, errno === 'ENOENT' ? `${what} ${path}: no such file` : `${what} ${path}: cannot read (${errno ?? String(error)})`, {
-      details: { file: path, errno: errno ?? null },
-      cause: error,
-    });
-  };
+  const code = readErrorCode(what);
   let length: number;
   try {
     const handle = await open(path, 'r');
     try {
       const info = await handle.stat();
-      if (info.isDirectory()) throw new DomainBuilderError(code, `${what} ${path} is a directory, not a file`, { details: { file: path } });
+      if (info.isDirectory()) throw isDirectoryError(what, path);
       length = info.size;
     } finally {
       await handle.close();
@@ -137,8 +130,8 @@ export async function openImageSource(path: string, what: 'kernel' | 'initrd'): 
   } catch (error) {
     if (error instanceof DomainBuilderError) throw error;
     // open(2) of a directory succeeds read-only on Linux; EISDIR shows up on read: same message either way.
-    if ((error as NodeJS.ErrnoException).code === 'EISDIR') throw new DomainBuilderError(code, `${what} ${path} is a directory, not a file`, { details: { file: path } });
-    throw cannot(error);
+    if ((error as NodeJS.ErrnoException).code === 'EISDIR') throw isDirectoryError(what, path);
+    throw imageReadError(what, path, error);
   }
   return {
     length,
@@ -148,7 +141,7 @@ export async function openImageSource(path: string, what: 'kernel' | 'initrd'): 
       try {
         handle = await open(path, 'r');
       } catch (error) {
-        throw cannot(error);
+        throw imageReadError(what, path, error);
       }
       try {
         // Through a bounce buffer: read(2) straight into a privcmd foreign mapping fails with EFAULT
@@ -167,7 +160,7 @@ export async function openImageSource(path: string, what: 'kernel' | 'initrd'): 
         }
       } catch (error) {
         if (error instanceof DomainBuilderError) throw error;
-        throw cannot(error);
+        throw imageReadError(what, path, error);
       } finally {
         await handle.close();
       }
@@ -175,26 +168,37 @@ export async function openImageSource(path: string, what: 'kernel' | 'initrd'): 
   };
 }
 
+/** The error code for a kernel or initrd file that cannot be read. */
+function readErrorCode(what: 'kernel' | 'initrd'): 'TXL_KERNEL_READ' | 'TXL_INITRD_READ' {
+  return what === 'kernel' ? 'TXL_KERNEL_READ' : 'TXL_INITRD_READ';
+}
+
+/** A kernel or initrd that cannot be opened, stat'ed or read: "no such file", else the errno. */
+function imageReadError(what: 'kernel' | 'initrd', path: string, error: unknown): DomainBuilderError {
+  const errno = (error as NodeJS.ErrnoException).code;
+  return new DomainBuilderError(readErrorCode(what), errno === 'ENOENT' ? `${what} ${path}: no such file` : `${what} ${path}: cannot read (${errno ?? String(error)})`, {
+    details: { file: path, errno: errno ?? null },
+    cause: error,
+  });
+}
+
+function isDirectoryError(what: 'kernel' | 'initrd', path: string): DomainBuilderError {
+  return new DomainBuilderError(readErrorCode(what), `${what} ${path} is a directory, not a file`, { details: { file: path } });
+}
+
 /** Reads a kernel (or initrd) file with errors that say what is wrong with the path. */
 export async function readImageFile(path: string, what: 'kernel' | 'initrd'): Promise<Uint8Array> {
-  const code = what === 'kernel' ? 'TXL_KERNEL_READ' : 'TXL_INITRD_READ';
   let info;
   try {
     info = await stat(path);
   } catch (error) {
-    const errno = (error as NodeJS.ErrnoException).code;
-    throw new DomainBuilderError(code, errno === 'ENOENT' ? `${what} ${path}: no such file` : `${what} ${path}: cannot read (${errno ?? String(error)})`, {
-      details: { file: path, errno: errno ?? null },
-      cause: error,
-    });
+    throw imageReadError(what, path, error);
   }
-  if (info.isDirectory()) {
-    throw new DomainBuilderError(code, `${what} ${path} is a directory, not a file`, { details: { file: path } });
-  }
+  if (info.isDirectory()) throw isDirectoryError(what, path);
   try {
     return await readFile(path);
   } catch (error) {
-    const errno = (error as NodeJS.ErrnoException).code;
-    throw new DomainBuilderError(code, `${what} ${path}: cannot read (${errno ?? String(error)})`, { details: { file: path, errno: errno ?? null }, cause: error });
+    // Gone between stat and read: "no such file" too.
+    throw imageReadError(what, path, error);
   }
 }
