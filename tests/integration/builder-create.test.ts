@@ -99,6 +99,20 @@ describe('txl create on the simulator', () => {
     expect(await guestNodes(xs)).toEqual([]);
   });
 
+  it('reads the initrd into the guest at build time: one changed after the check fails the create and rolls back', async () => {
+    const { hv, xs } = setup();
+    const changing = join(dir, 'changing-initrd');
+    writeFileSync(changing, pattern(300_000, 2));
+    // Grows between loadKernel (which checked it) and buildDomain (which reads it into guest pages).
+    const onStep = (op: { kind: string }, phase: 'start' | 'done'): void => {
+      if (op.kind === 'buildDomain' && phase === 'start') writeFileSync(changing, pattern(400_000, 2));
+    };
+    const err = await executeCreate(planCreate(input({ ramdisk: changing })), { hypervisor: hv, xenstore: xs, onStep }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'TXL_CREATE_FAILED', message: expect.stringContaining(`initrd ${changing} changed while the domain was built (300000 bytes when checked, 400000 now)`) });
+    expect(await guestDomains(hv)).toEqual([]);
+    expect(await guestNodes(xs)).toEqual([]);
+  });
+
   for (const failAt of ['setMaxMem', 'populatePhysmap', 'pinTopLevelTable', 'seedGrantTable', 'unpause']) {
     it(`rolls back a failure in ${failAt}: domain destroyed, xenstore nodes removed`, async () => {
       const { hv, xs } = setup();

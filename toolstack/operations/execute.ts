@@ -4,7 +4,7 @@
 // libxl__build_post, libxl_console.c), see xen-reference.md 3.1/3.2. On any failure after the
 // domain exists, the half-built domain is destroyed and every xenstore node this run created is
 // removed, so `txl list` and xenstore show nothing left.
-import { buildPvDomain, parseKernel, planPvLayout, readImageFile, type KernelImage, type PvBuildResult } from '../../domain-builder/index.js';
+import { buildPvDomain, openImageSource, parseKernel, planPvLayout, readImageFile, type ImageSource, type KernelImage, type PvBuildResult } from '../../domain-builder/index.js';
 import { isTxlError, messageOf } from '../../common/errors.js';
 import type { Hypervisor } from '../../hypervisor/index.js';
 import {
@@ -52,7 +52,8 @@ export interface CreateResult {
 interface Context {
   kernel?: KernelImage;
   kernelPath?: string;
-  initrd?: Uint8Array | undefined;
+  /** Checked (exists, readable, its size) here; read straight into the guest's pages by the build. */
+  initrd?: ImageSource | undefined;
   domid?: number;
   uuid?: string;
   storeEvtchn?: number;
@@ -182,7 +183,7 @@ async function runOp(op: MicroOp, ctx: Context, deps: ExecuteDeps): Promise<void
     case 'loadKernel': {
       ctx.kernelPath = op.kernel;
       ctx.kernel = await parseKernel(await readImageFile(op.kernel, 'kernel'), op.kernel);
-      ctx.initrd = op.ramdisk ? await readImageFile(op.ramdisk, 'initrd') : undefined;
+      ctx.initrd = op.ramdisk ? await openImageSource(op.ramdisk, 'initrd') : undefined;
       // Fail on a kernel/initrd that cannot fit before a domain exists.
       planPvLayout(ctx.kernel, { totalPages: op.memoryMiB * 256, initrdLength: ctx.initrd?.length ?? 0 });
       return;
