@@ -12,6 +12,20 @@ export interface Workload {
   readonly after?: (run: number) => string[];
   /** How many copies start together in one run (default 1). */
   readonly concurrency?: number;
+  /**
+   * Record a copy that exits non-zero (in WorkloadTimes.failures, with its output) instead of stopping
+   * the benchmark: for loads where the reference tool itself is expected to give up (e.g. xl's hotplug
+   * scripts timing out under ten concurrent creates).
+   */
+  readonly tolerateFailures?: boolean;
+}
+
+/** A copy that exited non-zero in a workload that tolerates failures. */
+export interface CopyFailure {
+  readonly argv: readonly string[];
+  readonly status: number;
+  /** What it printed (stdout and stderr). */
+  readonly output: string;
 }
 
 /** Timings of one workload: each run's wall time and, for concurrent runs, each copy's. */
@@ -20,6 +34,8 @@ export interface WorkloadTimes {
   readonly runMs: readonly number[];
   /** Time of every single copy, milliseconds. */
   readonly copyMs: readonly number[];
+  /** Copies that failed (only with tolerateFailures; otherwise a failure throws). */
+  readonly failures: readonly CopyFailure[];
 }
 
 /** Median of a list (NaN when empty). */
@@ -65,6 +81,7 @@ async function must(lab: LabMachine, argv: string[], timeoutMs: number): Promise
 export async function timeWorkload(lab: LabMachine, workload: Workload, runs: number, timeoutMs = 600_000): Promise<WorkloadTimes> {
   const runMs: number[] = [];
   const copyMs: number[] = [];
+  const failures: CopyFailure[] = [];
   const n = workload.concurrency ?? 1;
   for (let run = 0; run < runs; run++) {
     if (workload.before) await lab.exec(workload.before(run), { timeoutMs });
@@ -72,10 +89,11 @@ export async function timeWorkload(lab: LabMachine, workload: Workload, runs: nu
       const copies = Array.from({ length: n }, (_, copy) => workload.argv(run, copy));
       const text = await must(lab, ['bash', '-c', timingScript(copies)], timeoutMs);
       const timings = parseTimings(text, n);
-      const failed = timings.findIndex((t) => t.status !== 0);
-      if (failed >= 0) {
-        const out = await lab.exec(['cat', `/tmp/bench-out.${failed}`]);
-        throw new Error(`bench: '${copies[failed]!.join(' ')}' exited ${timings[failed]!.status}:\n${out.stdout}`);
+      for (const [copy, t] of timings.entries()) {
+        if (t.status === 0) continue;
+        const out = await lab.exec(['cat', `/tmp/bench-out.${copy}`]);
+        if (!workload.tolerateFailures) throw new Error(`bench: '${copies[copy]!.join(' ')}' exited ${t.status}:\n${out.stdout}`);
+        failures.push({ argv: copies[copy]!, status: t.status, output: out.stdout });
       }
       runMs.push((Math.max(...timings.map((t) => t.endUs)) - Math.min(...timings.map((t) => t.startUs))) / 1000);
       for (const t of timings) copyMs.push((t.endUs - t.startUs) / 1000);
@@ -83,7 +101,7 @@ export async function timeWorkload(lab: LabMachine, workload: Workload, runs: nu
       if (workload.after) await lab.exec(workload.after(run), { timeoutMs });
     }
   }
-  return { runMs, copyMs };
+  return { runMs, copyMs, failures };
 }
 
 /** A reference-vs-txl comparison measured in one boot. */
@@ -106,7 +124,7 @@ export async function compare(lab: LabMachine, name: string, reference: Workload
     ref.push(await timeWorkload(lab, { ...reference, argv: (_r, c) => reference.argv(run, c) }, 1));
     ours.push(await timeWorkload(lab, { ...txl, argv: (_r, c) => txl.argv(run, c) }, 1));
   }
-  const merge = (list: WorkloadTimes[]): WorkloadTimes => ({ runMs: list.flatMap((t) => t.runMs), copyMs: list.flatMap((t) => t.copyMs) });
+  const merge = (list: WorkloadTimes[]): WorkloadTimes => ({ runMs: list.flatMap((t) => t.runMs), copyMs: list.flatMap((t) => t.copyMs), failures: list.flatMap((t) => t.failures) });
   const r = merge(ref);
   const t = merge(ours);
   return { name, reference: r, txl: t, ratio: median(t.runMs) / median(r.runMs) };
