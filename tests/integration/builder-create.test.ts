@@ -7,6 +7,7 @@ import { pattern, syntheticElfKernel } from '../../domain-builder/testing/synthe
 import { SimulatedHypervisor, type Hypervisor } from '../../hypervisor/index.js';
 import { executeCreate, planCreate, type CreateInput } from '../../toolstack/operations/index.js';
 import { MemoryXenstore, XenstoreClient } from '../../xenstore/index.js';
+import { countingTransactions, meeting } from '../../xenstore/testing/counting.js';
 
 let dir: string;
 let kernel: string;
@@ -74,6 +75,24 @@ describe('txl create on the simulator', () => {
     expect(await xs.isDomainIntroduced(r.domid)).toBe(true);
     expect(r.ops.at(-1)).toBe('unpause');
     expect(r.buildSteps).toContain('pinTopLevelTable');
+  });
+
+  it('runs concurrent creates (each its own xenstored connection) without failing each other\'s commits', async () => {
+    const hv = new SimulatedHypervisor();
+    const server = new MemoryXenstore();
+    // Each transaction waits in xenstored for the other creates' (a step behind at most 50 ms), as ten
+    // creates at once in the lab's dom0 overlapped.
+    const meet = meeting(3);
+    const clients = [0, 1, 2].map(() => countingTransactions(XenstoreClient.overMemory(server), meet));
+    try {
+      const results = await Promise.all(clients.map((c, i) => executeCreate(planCreate(input({ name: `guest${i}`, uuid: `0b5e1f2a-3c4d-4e5f-8a9b-0c1d2e3f4a5${i}` })), { hypervisor: hv, xenstore: c.store })));
+      expect(new Set(results.map((r) => r.domid)).size).toBe(3);
+      // writeDomainSkeleton, writeXenstoreTree and setupConsole: one transaction each, none retried.
+      expect(clients.map((c) => c.attempts())).toEqual([3, 3, 3]);
+      for (const [i, r] of results.entries()) expect(await clients[0]!.store.read(`/local/domain/${r.domid}/name`)).toBe(`guest${i}`);
+    } finally {
+      await Promise.all(clients.map((c) => c.store.close()));
+    }
   });
 
   it('refuses a second domain with the same name before creating anything', async () => {

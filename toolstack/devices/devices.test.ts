@@ -5,6 +5,7 @@ import { parseDiskSpec, parseVifSpec, vdevToDevid } from '../config/index.js';
 import type { ResolvedDisk } from '../config/index.js';
 import type { RunOptions, RunResult } from '../../image-tools/runner.js';
 import { MemoryXenstore, XenstoreClient } from '../../xenstore/index.js';
+import { countingTransactions, meeting } from '../../xenstore/testing/counting.js';
 import {
   detachLoop, physicalDevice, randomXenMac, removeDeviceNodes, splitDev, vbdHotplugAdd, vbdHotplugRemove, vbdNodes, vifHotplugOnline, vifNodes, writeDeviceNodes,
   type HotplugHost,
@@ -71,6 +72,43 @@ describe('vbd nodes (libxl device_disk_add + libxl__device_generic_add)', () => 
     expect(await xs.tryRead(dev.frontend)).toBeUndefined();
     expect(await xs.tryRead(dev.backend)).toBeUndefined();
     expect(await xs.tryRead(dev.libxl)).toBeUndefined();
+  });
+});
+
+describe('device nodes and other transactions', () => {
+  it('adds devices of different domains at once without failing each other\'s commits', async () => {
+    const server = new MemoryXenstore();
+    const clients = [XenstoreClient.overMemory(server), XenstoreClient.overMemory(server), XenstoreClient.overMemory(server)];
+    try {
+      const meet = meeting(3);
+      const stores = clients.map((c) => countingTransactions(c, meet));
+      // Each as its own xenstored connection, like concurrent txl processes; the first devices ever,
+      // so backend/vbd and backend/vif are new too. The domains' own folders exist (writeDomainSkeleton).
+      for (const domid of [5, 6, 7]) await Promise.all([clients[0]!.mkdir(`/local/domain/${domid}/device`), clients[0]!.mkdir(`/libxl/${domid}/device`)]);
+      const devs = [
+        vbdNodes(5, disk('format=raw,vdev=xvda,access=rw,target=/img/a.raw')),
+        vbdNodes(6, disk('format=raw,vdev=xvda,access=rw,target=/img/b.raw')),
+        vifNodes(7, parseVifSpec('bridge=xenbr0').vif, '00:16:3e:00:00:07'),
+      ];
+      await Promise.all(devs.map((dev, i) => writeDeviceNodes(stores[i]!.store, dev)));
+      expect(stores.map((s) => s.attempts())).toEqual([1, 1, 1]);
+      for (const dev of devs) expect(await clients[0]!.read(`${dev.backend}/frontend`)).toBe(dev.frontend);
+      // The per-domain folders, made outside the transactions, are as libxl's (the parent's permissions).
+      expect(await clients[0]!.getPermissions('/local/domain/0/backend/vbd/5')).toEqual(await clients[0]!.getPermissions('/local/domain/0/backend'));
+    } finally {
+      await Promise.all(clients.map((c) => c.close()));
+    }
+  });
+
+  it('a refused add leaves no empty per-domain backend folder, and keeps one that holds another device', async () => {
+    const a = vbdNodes(8, disk('format=raw,vdev=xvda,access=rw,target=/img/a.raw'));
+    const b = vbdNodes(8, disk('format=raw,vdev=xvdb,access=rw,target=/img/b.raw'));
+    await xs.write(`${b.frontend}/state`, '1');
+    await expect(writeDeviceNodes(xs, b)).rejects.toMatchObject({ code: 'TXL_DEV_EXISTS' });
+    expect(await xs.tryRead('/local/domain/0/backend/vbd/8')).toBeUndefined();
+    await writeDeviceNodes(xs, a);
+    await expect(writeDeviceNodes(xs, b)).rejects.toMatchObject({ code: 'TXL_DEV_EXISTS' });
+    expect(await xs.directory('/local/domain/0/backend/vbd/8')).toEqual(['51712']);
   });
 });
 

@@ -96,7 +96,7 @@ async function rmQuiet(xs: XenstoreClient | XsTransaction, path: string): Promis
 }
 
 /** mknod as libxl does it: WRITE "" then SET_PERMS (both sent at once: xenstored runs one connection's requests in order). */
-function mknod(tx: XsTransaction, path: string, perms: XsPermission[]): Promise<unknown> {
+function mknod(tx: XenstoreClient | XsTransaction, path: string, perms: XsPermission[]): Promise<unknown> {
   return Promise.all([tx.write(path, ''), tx.setPermissions(path, perms)]);
 }
 
@@ -199,12 +199,15 @@ async function runOp(op: MicroOp, ctx: Context, deps: ExecuteDeps): Promise<void
       const vm = `/vm/${op.uuid}`;
       const libxl = `/libxl/${domid}`;
       ctx.created.push(dom, vm, libxl);
+      // The three top nodes are made before the transaction: making them adds a child to /local/domain,
+      // /vm and /libxl, which every domain shares, and xenstored fails the commit of every other
+      // transaction that touched those meanwhile. Inside it, concurrent creates kept retrying each
+      // other's skeletons (ten at once in the lab: 3-26 s each for this step, 0.2 s alone). A stale node
+      // of an earlier domain with this domid is removed first, as libxl__domain_make does.
+      await pipelined([dom, vm, libxl].map((p) => () => rmQuiet(xs, p)));
+      await pipelined([() => mknod(xs, dom, ro(domid)), () => mknod(xs, vm, ro(domid)), () => mknod(xs, libxl, NOPERM)]);
       await xs.transaction(async (tx) => {
         await pipelined([
-          ...[dom, vm, libxl].map((p) => () => rmQuiet(tx, p)),
-          () => mknod(tx, dom, ro(domid)),
-          () => mknod(tx, vm, ro(domid)),
-          () => mknod(tx, libxl, NOPERM),
           () => mknod(tx, `${libxl}/device`, NOPERM),
           () => tx.write(`${dom}/vm`, vm),
           () => tx.write(`${dom}/name`, op.name),
@@ -282,6 +285,9 @@ async function runOp(op: MicroOp, ctx: Context, deps: ExecuteDeps): Promise<void
       const front = `/local/domain/${domid}/console`;
       const back = `/local/domain/${be}/backend/console/${domid}/0`;
       ctx.created.push(`/local/domain/${be}/backend/console/${domid}`);
+      // backend/console/<domid> is made before the transaction, as the skeleton's top nodes are: every
+      // domain's console shares backend/console.
+      await xs.mkdir(`/local/domain/${be}/backend/console/${domid}`);
       await xs.transaction(async (tx) => {
         const w = (path: string, value: string) => () => tx.write(path, value);
         await pipelined([
