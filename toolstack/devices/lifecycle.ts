@@ -7,7 +7,7 @@ import { DeviceError } from './errors.js';
 import {
   defaultVifName, detachLoop, vbdHotplugAdd, vifHotplugOffline, vifHotplugOnline, waitForBackendState, type HotplugHost,
 } from './hotplug.js';
-import { removeDeviceNodes, writeDeviceNodes, type DeviceNodes, type DeviceStore } from './nodes.js';
+import { removeDeviceNodes, removeEmptyBackendDomainDir, writeDeviceNodes, type DeviceNodes, type DeviceStore } from './nodes.js';
 
 /** XenbusStateInitWait, Connected, Closing, Closed (xen/include/public/io/xenbus.h). */
 export const XENBUS_INITWAIT = 2;
@@ -103,11 +103,7 @@ export async function teardownDevice(store: Pick<DeviceStore, 'tryRead' | 'rm' |
   const params = dev.kind === 'vbd' ? await read('params') : undefined;
   if (dev.kind === 'vif') await vifHotplugOffline(host, (await read('vifname')) ?? defaultVifName(dev.domid, dev.devid));
   await removeDeviceNodes(store, dev);
-  // libxl__xs_path_cleanup: the backend's per-domain directory goes with its last device.
-  const parent = dev.backend.slice(0, dev.backend.lastIndexOf('/'));
-  if (/\/backend\/(vbd|vif)\/[0-9]+$/.test(parent) && (await store.directory(parent).catch(() => ['?'])).length === 0) {
-    await store.rm(parent).catch(() => undefined);
-  }
+  await removeEmptyBackendDomainDir(store, dev.backend);
   if (node) await detachLoop(host, node, params);
 }
 

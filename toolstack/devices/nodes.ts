@@ -157,9 +157,8 @@ export type DeviceStore = Pick<XenstoreClient, 'tryRead' | 'write' | 'mkdir' | '
 export async function writeDeviceNodes(store: DeviceStore, dev: DeviceNodes): Promise<void> {
   const frontPerms: XsPermission[] = [{ domid: dev.domid, access: 'n' }, { domid: dev.backendDomid, access: 'r' }];
   const backPerms: XsPermission[] = [{ domid: dev.backendDomid, access: 'n' }, { domid: dev.domid, access: 'r' }];
-  const perDomain = dev.backend.slice(0, dev.backend.lastIndexOf('/'));
   // Made as the transaction would have made it (a new node takes its parent's permissions).
-  await store.mkdir(perDomain);
+  await store.mkdir(backendDomainDir(dev.backend));
   try {
     await store.transaction(async (tx) => {
       // libxl__device_exists: the backend's state or the frontend's.
@@ -192,8 +191,21 @@ export async function writeDeviceNodes(store: DeviceStore, dev: DeviceNodes): Pr
     });
   } catch (error) {
     // Nothing of this device was committed: the per-domain folder goes too if no other device is in it.
-    if ((await store.directory(perDomain).catch(() => ['?'])).length === 0) await store.rm(perDomain).catch(() => undefined);
+    await removeEmptyBackendDomainDir(store, dev.backend);
     throw error;
+  }
+}
+
+/** The backend's per-domain folder: /local/domain/<be>/backend/<kind>/<domid> of .../<domid>/<devid>. */
+function backendDomainDir(backend: string): string {
+  return backend.slice(0, backend.lastIndexOf('/'));
+}
+
+/** libxl__xs_path_cleanup: a backend's per-domain folder (backend/vbd|vif/<domid>) goes with its last device. */
+export async function removeEmptyBackendDomainDir(store: Pick<DeviceStore, 'directory' | 'rm'>, backend: string): Promise<void> {
+  const dir = backendDomainDir(backend);
+  if (/\/backend\/(vbd|vif)\/[0-9]+$/.test(dir) && (await store.directory(dir).catch(() => ['?'])).length === 0) {
+    await store.rm(dir).catch(() => undefined);
   }
 }
 

@@ -203,9 +203,12 @@ async function runOp(op: MicroOp, ctx: Context, deps: ExecuteDeps): Promise<void
       // /vm and /libxl, which every domain shares, and xenstored fails the commit of every other
       // transaction that touched those meanwhile. Inside it, concurrent creates kept retrying each
       // other's skeletons (ten at once in the lab: 3-26 s each for this step, 0.2 s alone). A stale node
-      // of an earlier domain with this domid is removed first, as libxl__domain_make does.
-      await pipelined([dom, vm, libxl].map((p) => () => rmQuiet(xs, p)));
-      await pipelined([() => mknod(xs, dom, ro(domid)), () => mknod(xs, vm, ro(domid)), () => mknod(xs, libxl, NOPERM)]);
+      // of an earlier domain with this domid is removed first, as libxl__domain_make does (one batch:
+      // xenstored answers one connection's requests in order).
+      await pipelined([
+        ...[dom, vm, libxl].map((p) => () => rmQuiet(xs, p)),
+        () => mknod(xs, dom, ro(domid)), () => mknod(xs, vm, ro(domid)), () => mknod(xs, libxl, NOPERM),
+      ]);
       await xs.transaction(async (tx) => {
         await pipelined([
           () => mknod(tx, `${libxl}/device`, NOPERM),
